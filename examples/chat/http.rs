@@ -1,0 +1,58 @@
+//! The chat's HTTP side: broadcasts made outside Socket.IO.
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::routing::{post, put};
+use axum::{Json, Router};
+use fast_app::broadcast;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::socketio::{Chat, MessageSent, UpdateChat};
+
+pub fn routes() -> Router {
+    Router::new()
+        .route("/chats/{id}/messages", post(post_message))
+        .route("/chats/{id}", put(put_chat))
+}
+
+#[derive(Deserialize)]
+struct PostMessage {
+    user: String,
+    text: String,
+}
+
+async fn post_message(Path(chat_id): Path<u64>, Json(body): Json<PostMessage>) -> (StatusCode, Json<Value>) {
+    let event = MessageSent {
+        chat_id,
+        user: body.user,
+        text: body.text,
+    };
+    answer(broadcast(&event).await)
+}
+
+#[derive(Deserialize)]
+struct PutChat {
+    title: String,
+    #[serde(default)]
+    archived: bool,
+}
+
+async fn put_chat(Path(id): Path<u64>, Json(body): Json<PutChat>) -> (StatusCode, Json<Value>) {
+    let chat = Chat {
+        id,
+        title: body.title,
+        archived: body.archived,
+    };
+    answer(broadcast(&UpdateChat { chat }).await)
+}
+
+fn answer(result: Result<bool, fast_app::BroadcastError>) -> (StatusCode, Json<Value>) {
+    match result {
+        Ok(sent) => (StatusCode::ACCEPTED, Json(json!({ "sent": sent }))),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": e.to_string() })),
+        ),
+    }
+}

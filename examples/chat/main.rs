@@ -1,0 +1,58 @@
+//! A small chat server on fast-app.
+//!
+//! ```text
+//! cargo run --example chat            # serves on PORT (default 3000)
+//! ```
+//!
+//! Demo policy, so anyone can try it without an identity provider:
+//!
+//! - Connect to namespace `/` with `auth: {"token": "<your name>"}`: the token
+//!   is taken as the user's name. A missing or empty token is refused with
+//!   `No access token provided`.
+//! - `join_chat {"chat_id": N}`: every user may join chats 1 to 100; any
+//!   other id is `forbidden`. `leave_chat {"chat_id": N}` leaves it.
+//! - `join_user {}`: joins the user's own room `user|<name>`; the room comes
+//!   from the session, so nobody can join someone else's.
+//! - `send_message {"chat_id": N, "text": "..."}`: a member of chat N sends a
+//!   message; everyone in the chat receives `message_sent`
+//!   `{"chat_id", "user", "text"}`.
+//! - `POST /chats/{id}/messages` with JSON `{"user", "text"}` broadcasts the
+//!   same event from outside Socket.IO (an HTTP handler, a job...).
+//! - `PUT /chats/{id}` with JSON `{"title", "archived"}` broadcasts
+//!   `update_chat` to the chat, unless the chat is archived.
+
+mod http;
+mod socketio;
+
+use std::net::Ipv4Addr;
+
+use fast_app::Server;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port
+            .parse()
+            .map_err(|_| format!("PORT must be a port number, not {port:?}"))?,
+        Err(_) => 3000,
+    };
+
+    let server = Server::builder().build().await?;
+    let app = http::routes().layer(server.layer());
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+    tracing::info!("chat: in-process adapter (single process)");
+    tracing::info!(
+        "chat: listening on http://127.0.0.1:{port}; connect a Socket.IO client to namespace `/` \
+         with auth {{\"token\": \"<your name>\"}}, then emit `join_chat` {{\"chat_id\": 1}}"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

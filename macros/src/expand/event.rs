@@ -1,0 +1,48 @@
+//! `impl BroadcastEvent`.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::model::event::Event;
+
+pub fn expand(event: &Event) -> TokenStream {
+    let p = super::private();
+    let ident = &event.input.ident;
+    let (impl_generics, ty_generics, where_clause) = event.input.generics.split_for_impl();
+    let name = &event.name.0;
+
+    let when = event.when.as_ref().map(|when| {
+        quote_spanned! {when.span()=>
+            fn broadcast_when(&self) -> impl ::core::future::Future<Output = bool> + ::core::marker::Send {
+                async move { #when }
+            }
+        }
+    });
+    let on = match &event.on {
+        Some(on) => quote_spanned!(on.span()=> #p::targets(#on)),
+        None => quote!(#p::targets(#name)),
+    };
+    let payload = match &event.payload {
+        Some(payload) => quote!(#payload),
+        None => quote_spanned!(ident.span()=> #p::as_payload(self)),
+    };
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #impl_generics #p::BroadcastEvent for #ident #ty_generics #where_clause {
+                const NAME: &'static str = #name;
+
+                #when
+
+                fn broadcast_on(&self) -> impl ::core::future::Future<Output = #p::Targets> + ::core::marker::Send {
+                    async move { #on }
+                }
+
+                fn broadcast_as(&self) -> impl ::core::future::Future<Output = impl #p::serde::Serialize> + ::core::marker::Send {
+                    async move { #payload }
+                }
+            }
+        };
+    }
+}

@@ -1,0 +1,106 @@
+//! `impl Namespace`, `impl ServedRoom` for its rooms, and the registration.
+
+use proc_macro2::TokenStream;
+use quote::{ToTokens, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::model::namespace::Namespace;
+
+pub fn expand(ns: &Namespace) -> TokenStream {
+    let p = super::private();
+    let item = &ns.item;
+    let ident = &item.ident;
+    let type_name = ident.to_string();
+    let path = &ns.path.0;
+
+    let connect = ns.connect.as_ref().map(|f| {
+        quote! {
+            fn connect(
+                session: &#p::Session,
+                auth: &#p::serde_json::Value,
+            ) -> impl ::core::future::Future<Output = ::core::result::Result<(), #p::ConnectError>> + ::core::marker::Send {
+                async move { ::core::result::Result::map_err(#f(session, auth).await, #p::refuse) }
+            }
+        }
+    });
+    let disconnect = ns.disconnect.as_ref().map(|f| {
+        quote! {
+            fn disconnect(
+                session: &#p::Session,
+                reason: #p::DisconnectReason,
+            ) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {
+                async move { #f(session, reason).await }
+            }
+        }
+    });
+    let handlers = match &ns.handlers {
+        Some(f) => quote!(::core::option::Option::Some(#p::handler_table!(#f))),
+        None => quote!(::core::option::Option::None),
+    };
+    let served = served_rooms(ns);
+    let entries = ns.rooms.iter().map(|room| {
+        let name = room.to_token_stream().to_string();
+        quote_spanned!(room.span()=> #p::RoomEntry::of::<#room>(#name))
+    });
+    let distinct_keys = distinct_keys(ns);
+
+    quote! {
+        #item
+
+        const _: () = {
+            #[automatically_derived]
+            impl #p::Namespace for #ident {
+                const PATH: &'static str = #path;
+                #connect
+                #disconnect
+            }
+
+            #served
+            #(#distinct_keys)*
+
+            #p::inventory::submit! {
+                #p::NamespaceDef::of::<#ident>(#type_name, &[#(#entries),*], #handlers)
+            }
+        };
+    }
+}
+
+/// `impl ServedRoom` for every listed room: what makes them broadcast targets.
+pub fn served_rooms(ns: &Namespace) -> TokenStream {
+    let p = super::private();
+    let path = &ns.path.0;
+    ns.rooms
+        .iter()
+        .map(|room| {
+            quote_spanned! {room.span()=>
+                #[automatically_derived]
+                impl #p::ServedRoom for #room {
+                    const NAMESPACE: &'static str = #path;
+                }
+            }
+        })
+        .collect()
+}
+
+/// A compile-time check per pair of rooms that their keys differ.
+fn distinct_keys(ns: &Namespace) -> Vec<TokenStream> {
+    let p = super::private();
+    let mut checks = Vec::new();
+    for (i, second) in ns.rooms.iter().enumerate() {
+        for first in &ns.rooms[..i] {
+            let message = format!(
+                "rooms `{}` and `{}` of namespace `{}` have the same key: clients could not tell `join_<key>` apart; give one a distinct `#[room(key = \"...\")]`",
+                first.to_token_stream(),
+                second.to_token_stream(),
+                ns.path.0,
+            );
+            checks.push(quote_spanned! {second.span()=>
+                const _: () = ::core::assert!(
+                    #p::keys_differ(<#first as #p::Room>::KEY, <#second as #p::Room>::KEY),
+                    #message
+                );
+            });
+        }
+    }
+    checks
+}

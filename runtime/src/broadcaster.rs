@@ -1,0 +1,273 @@
+//! Broadcasters: where `broadcast(&event)` hands its emits.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::{Arc, Mutex, RwLock};
+
+use futures_util::future::join_all;
+use serde_json::value::RawValue;
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+
+use crate::error::BroadcastError;
+use crate::event::BroadcastEvent;
+use crate::namespace::BoxFuture;
+use crate::targets::Targets;
+
+/// Delivers one serialized event to rooms of one namespace.
+///
+/// [`Broadcaster`] drives a transport; implement it to send broadcasts
+/// somewhere new.
+pub trait Transport: Send + Sync + 'static {
+    /// Emits `event` with `payload` (JSON) once to every socket of
+    /// `namespace` that is in at least one of `rooms`.
+    fn emit<'a>(
+        &'a self,
+        namespace: &'a str,
+        rooms: Vec<String>,
+        event: &'static str,
+        payload: &'a RawValue,
+    ) -> BoxFuture<'a, Result<(), BroadcastError>>;
+}
+
+impl<A: Adapter> Transport for SocketIo<A> {
+    fn emit<'a>(
+        &'a self,
+        namespace: &'a str,
+        rooms: Vec<String>,
+        event: &'static str,
+        payload: &'a RawValue,
+    ) -> BoxFuture<'a, Result<(), BroadcastError>> {
+        Box::pin(async move {
+            let Some(ns) = self.of(namespace) else {
+                return Err(BroadcastError::UnknownNamespace {
+                    event: event.to_owned(),
+                    namespace: namespace.to_owned(),
+                });
+            };
+            ns.to(rooms)
+                .emit(event, payload)
+                .await
+                .map_err(|e| BroadcastError::Transport {
+                    event: event.to_owned(),
+                    namespace: namespace.to_owned(),
+                    message: e.to_string(),
+                })
+        })
+    }
+}
+
+/// A handle that broadcasts events: cheap to clone, shared by all clones.
+///
+/// A server built by [`Server::builder`](crate::Server::builder) installs its
+/// broadcaster globally, so [`broadcast`] works anywhere in the program; hold
+/// a `Broadcaster` to pick one explicitly, e.g. with two servers in one
+/// process.
+#[derive(Clone)]
+pub struct Broadcaster {
+    transport: Arc<dyn Transport>,
+}
+
+static GLOBAL: RwLock<Option<Broadcaster>> = RwLock::new(None);
+
+tokio::task_local! {
+    static SCOPED: Broadcaster;
+}
+
+impl Broadcaster {
+    /// A broadcaster over any transport.
+    pub fn new(transport: impl Transport) -> Self {
+        Self {
+            transport: Arc::new(transport),
+        }
+    }
+
+    /// A broadcaster that emits through a socketioxide server, whatever its adapter.
+    pub fn from_io<A: Adapter>(io: SocketIo<A>) -> Self {
+        Self::new(io)
+    }
+
+    /// A broadcaster that records instead of sending, and the record.
+    ///
+    /// ```
+    /// use fast_app_runtime::{Broadcaster, Targets, BroadcastEvent};
+    /// # struct Ping;
+    /// # impl BroadcastEvent for Ping {
+    /// #     const NAME: &'static str = "ping";
+    /// #     async fn broadcast_on(&self) -> Targets { Targets::from_value("lobby") }
+    /// #     async fn broadcast_as(&self) -> impl serde::Serialize { 1 }
+    /// # }
+    /// # tokio_test_block_on(async {
+    /// let (broadcaster, recording) = Broadcaster::recording();
+    /// assert!(broadcaster.broadcast(&Ping).await.unwrap());
+    /// let sent = recording.take();
+    /// assert_eq!(sent[0].event, "ping");
+    /// assert_eq!(sent[0].rooms, ["lobby"]);
+    /// assert_eq!(sent[0].payload, serde_json::json!(1));
+    /// # });
+    /// # fn tokio_test_block_on(f: impl std::future::Future<Output = ()>) {
+    /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    /// # }
+    /// ```
+    pub fn recording() -> (Self, Recording) {
+        let recording = Recording::default();
+        (Self::new(recording.clone()), recording)
+    }
+
+    /// Makes this broadcaster the one [`broadcast`] uses, replacing any other.
+    pub fn install(&self) {
+        *GLOBAL.write().unwrap_or_else(|e| e.into_inner()) = Some(self.clone());
+    }
+
+    /// Runs `fut` with this broadcaster as the one [`broadcast`] uses inside
+    /// it (and only inside it): tests of application code can run in
+    /// parallel, each with its own recording.
+    pub async fn scope<F: Future>(&self, fut: F) -> F::Output {
+        SCOPED.scope(self.clone(), fut).await
+    }
+
+    /// The broadcaster [`broadcast`] would use here: the scoped one, else
+    /// the installed one.
+    pub fn current() -> Option<Self> {
+        SCOPED
+            .try_with(Clone::clone)
+            .ok()
+            .or_else(|| GLOBAL.read().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    /// Broadcasts `event`: checks `when`, resolves the targets, serializes the
+    /// payload once, and emits once per namespace to the union of its rooms,
+    /// so a socket in several target rooms receives the event once.
+    ///
+    /// `Ok(false)`: skipped (`when` was false, or there was no target).
+    /// `Ok(true)`: handed to the transport for every namespace. An error
+    /// reports every part that failed.
+    pub async fn broadcast<E: BroadcastEvent>(&self, event: &E) -> Result<bool, BroadcastError> {
+        if !event.broadcast_when().await {
+            return Ok(false);
+        }
+        let targets: Targets = event.broadcast_on().await;
+        let (groups, invalid) = targets.into_groups();
+        let mut errors: Vec<BroadcastError> = invalid.into_iter().map(BroadcastError::from).collect();
+        if groups.is_empty() {
+            return match errors.len() {
+                0 => Ok(false),
+                _ => Err(combine(errors)),
+            };
+        }
+        let payload = event.broadcast_as().await;
+        let payload =
+            serde_json::value::to_raw_value(&payload).map_err(|source| BroadcastError::Serialize {
+                event: E::NAME.to_owned(),
+                source,
+            })?;
+        let emits = groups
+            .into_iter()
+            .map(|(namespace, rooms)| emit_one(&*self.transport, namespace, rooms, E::NAME, &payload));
+        errors.extend(join_all(emits).await.into_iter().filter_map(Result::err));
+        match errors.len() {
+            0 => Ok(true),
+            _ => Err(combine(errors)),
+        }
+    }
+}
+
+async fn emit_one(
+    transport: &dyn Transport,
+    namespace: Cow<'static, str>,
+    rooms: Vec<String>,
+    event: &'static str,
+    payload: &RawValue,
+) -> Result<(), BroadcastError> {
+    transport.emit(&namespace, rooms, event, payload).await
+}
+
+fn combine(mut errors: Vec<BroadcastError>) -> BroadcastError {
+    if errors.len() == 1 {
+        errors.remove(0)
+    } else {
+        BroadcastError::Failed(errors)
+    }
+}
+
+impl fmt::Debug for Broadcaster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Broadcaster").finish_non_exhaustive()
+    }
+}
+
+/// Broadcasts `event` with the current broadcaster (see [`Broadcaster::current`]).
+///
+/// `Ok(false)` when skipped, `Ok(true)` when handed to the transport, an
+/// error when any part failed or no broadcaster is installed.
+pub async fn broadcast<E: BroadcastEvent>(event: &E) -> Result<bool, BroadcastError> {
+    match Broadcaster::current() {
+        Some(broadcaster) => broadcaster.broadcast(event).await,
+        None => Err(BroadcastError::NoBroadcaster),
+    }
+}
+
+/// One emit a recording broadcaster saw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// The event's wire name.
+    pub event: String,
+    /// The namespace it was emitted to.
+    pub namespace: String,
+    /// The rooms, each once, in target order.
+    pub rooms: Vec<String>,
+    /// The payload, as clients would receive it.
+    pub payload: serde_json::Value,
+}
+
+/// What a recording broadcaster (see [`Broadcaster::recording`]) saw, shared by clones.
+#[derive(Debug, Clone, Default)]
+pub struct Recording {
+    sent: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl Recording {
+    /// Every emit so far, oldest first.
+    pub fn all(&self) -> Vec<Recorded> {
+        self.lock().clone()
+    }
+
+    /// Every emit so far, oldest first, clearing the record.
+    pub fn take(&self) -> Vec<Recorded> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// The emits of one event.
+    pub fn named(&self, event: &str) -> Vec<Recorded> {
+        self.lock().iter().filter(|r| r.event == event).cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Recorded>> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Transport for Recording {
+    fn emit<'a>(
+        &'a self,
+        namespace: &'a str,
+        rooms: Vec<String>,
+        event: &'static str,
+        payload: &'a RawValue,
+    ) -> BoxFuture<'a, Result<(), BroadcastError>> {
+        let result = serde_json::from_str(payload.get())
+            .map(|payload| {
+                self.lock().push(Recorded {
+                    event: event.to_owned(),
+                    namespace: namespace.to_owned(),
+                    rooms,
+                    payload,
+                });
+            })
+            .map_err(|source| BroadcastError::Serialize {
+                event: event.to_owned(),
+                source,
+            });
+        Box::pin(async move { result })
+    }
+}

@@ -1,0 +1,91 @@
+//! Per-socket session: what `connect` learns about a client, read by room guards.
+
+use std::fmt;
+use std::sync::Arc;
+
+use socketioxide::extensions::Extensions;
+use socketioxide::socket::Sid;
+
+/// Typed values attached to one connected socket.
+///
+/// A namespace's `connect` function stores what it learns about the client
+/// (`session.insert(User { .. })`), and room guards and hooks read it back
+/// (`session.get::<User>()`). Values are keyed by type, like
+/// [`http::Extensions`](https://docs.rs/http/latest/http/struct.Extensions.html).
+///
+/// A `Session` is a cheap handle: clones share the same values. The server
+/// stores it in the socket's socketioxide extensions too, so custom handlers
+/// can extract it with `Extension<Session>`.
+///
+/// ```
+/// use fast_app_runtime::Session;
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct User { name: String }
+///
+/// let session = Session::new();
+/// session.insert(User { name: "alice".into() });
+/// assert_eq!(session.get::<User>(), Some(User { name: "alice".into() }));
+/// assert!(session.get::<u32>().is_none());
+/// ```
+#[derive(Clone, Default)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    socket: Option<(Sid, String)>,
+    values: Extensions,
+}
+
+impl Session {
+    /// An empty session that belongs to no socket (for tests of guards and hooks).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The session of a connected socket.
+    pub(crate) fn for_socket(id: Sid, namespace: &str) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                socket: Some((id, namespace.to_owned())),
+                values: Extensions::new(),
+            }),
+        }
+    }
+
+    /// Stores `value`, returning the value of the same type it replaces.
+    pub fn insert<T: Clone + Send + Sync + 'static>(&self, value: T) -> Option<T> {
+        self.inner.values.insert(value)
+    }
+
+    /// A clone of the stored value of type `T`.
+    pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.inner.values.get()
+    }
+
+    /// Removes and returns the stored value of type `T`.
+    pub fn remove<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.inner.values.remove()
+    }
+
+    /// The id of the socket this session belongs to (`None` for [`Session::new`]).
+    pub fn socket_id(&self) -> Option<Sid> {
+        self.inner.socket.as_ref().map(|(id, _)| *id)
+    }
+
+    /// The namespace path of the socket this session belongs to.
+    pub fn namespace(&self) -> Option<&str> {
+        self.inner.socket.as_ref().map(|(_, ns)| ns.as_str())
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("socket_id", &self.socket_id())
+            .field("namespace", &self.namespace())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,220 @@
+//! Where a broadcast goes: rooms, each in a namespace.
+
+use std::borrow::Cow;
+
+use crate::error::InvalidRoomName;
+use crate::namespace::ServedRoom;
+
+/// The namespace of plain room strings.
+pub const DEFAULT_NAMESPACE: &str = "/";
+
+/// One room of one namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// The namespace path, e.g. `/`.
+    pub namespace: Cow<'static, str>,
+    /// The room name, e.g. `chat|42`.
+    pub room: String,
+}
+
+impl Target {
+    /// A room of a given namespace, for rooms that are not `#[derive(Room)]` types.
+    pub fn new(namespace: impl Into<Cow<'static, str>>, room: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            room: room.into(),
+        }
+    }
+}
+
+/// The rooms a broadcast goes to, built from anything that is [`IntoTargets`].
+///
+/// `on = ...` converts its value with [`Targets::from_value`]; build a
+/// `Targets` yourself to mix kinds:
+///
+/// ```
+/// use fast_app_runtime::{Target, Targets};
+///
+/// let targets = Targets::new()
+///     .with("lobby")
+///     .with(vec!["news".to_string()])
+///     .with(Target::new("/admin", "audit"));
+/// let rooms: Vec<_> = targets.iter().map(|t| (&*t.namespace, t.room.as_str())).collect();
+/// assert_eq!(rooms, [("/", "lobby"), ("/", "news"), ("/admin", "audit")]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Targets {
+    list: Vec<Target>,
+    invalid: Vec<InvalidRoomName>,
+}
+
+impl Targets {
+    /// No targets.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Converts any target value.
+    pub fn from_value(value: impl IntoTargets) -> Self {
+        let mut targets = Self::new();
+        value.add_to(&mut targets);
+        targets
+    }
+
+    /// Adds `value`'s targets.
+    pub fn with(mut self, value: impl IntoTargets) -> Self {
+        value.add_to(&mut self);
+        self
+    }
+
+    /// Adds `value`'s targets in place.
+    pub fn push(&mut self, value: impl IntoTargets) {
+        value.add_to(self);
+    }
+
+    /// Adds a room of the default namespace `/`.
+    pub fn push_room(&mut self, room: impl Into<String>) {
+        self.list.push(Target::new(DEFAULT_NAMESPACE, room));
+    }
+
+    /// Adds a room value under the namespace that serves it; a room whose
+    /// identifiers cannot form a name is kept as an error for `broadcast` to report.
+    pub fn push_served<R: ServedRoom>(&mut self, room: &R) {
+        match room.name() {
+            Ok(name) => self.list.push(Target::new(R::NAMESPACE, name)),
+            Err(e) => self.invalid.push(e),
+        }
+    }
+
+    /// The targets, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = &Target> {
+        self.list.iter()
+    }
+
+    /// How many targets there are (duplicates included).
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether there is no target.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Room values whose names were refused.
+    pub fn invalid(&self) -> &[InvalidRoomName] {
+        &self.invalid
+    }
+
+    /// The targets grouped per namespace, each room once, in first-seen order,
+    /// with the refused room values.
+    pub fn into_groups(self) -> (Vec<(Cow<'static, str>, Vec<String>)>, Vec<InvalidRoomName>) {
+        let mut groups: Vec<(Cow<'static, str>, Vec<String>)> = Vec::new();
+        for Target { namespace, room } in self.list {
+            let index = match groups.iter().position(|(ns, _)| *ns == namespace) {
+                Some(index) => index,
+                None => {
+                    groups.push((namespace, Vec::new()));
+                    groups.len() - 1
+                }
+            };
+            let rooms = &mut groups[index].1;
+            if !rooms.contains(&room) {
+                rooms.push(room);
+            }
+        }
+        (groups, self.invalid)
+    }
+}
+/// A value `on = ...` accepts: a room name, a served room, or collections of those.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a broadcast target",
+    label = "not a broadcast target",
+    note = "a target is a room name (`&str`, `String`), a `#[derive(Room)]` value, an `Option`, `Vec`, array or slice of those, or a `Targets` value that mixes them",
+    note = "a room becomes a target once a namespace serves it: if `{Self}` is a room, add it to `#[rooms(...)]` on its namespace, e.g. `#[namespace(\"/\")] #[rooms({Self})]`"
+)]
+pub trait IntoTargets {
+    /// Appends this value's targets.
+    fn add_to(self, targets: &mut Targets);
+}
+
+impl<R: ServedRoom> IntoTargets for R {
+    fn add_to(self, targets: &mut Targets) {
+        targets.push_served(&self);
+    }
+}
+
+impl IntoTargets for &str {
+    fn add_to(self, targets: &mut Targets) {
+        targets.push_room(self);
+    }
+}
+
+impl IntoTargets for String {
+    fn add_to(self, targets: &mut Targets) {
+        targets.push_room(self);
+    }
+}
+
+impl IntoTargets for &String {
+    fn add_to(self, targets: &mut Targets) {
+        targets.push_room(self.as_str());
+    }
+}
+
+impl IntoTargets for Cow<'_, str> {
+    fn add_to(self, targets: &mut Targets) {
+        targets.push_room(self.into_owned());
+    }
+}
+
+impl IntoTargets for Target {
+    fn add_to(self, targets: &mut Targets) {
+        targets.list.push(self);
+    }
+}
+
+impl IntoTargets for Targets {
+    fn add_to(self, targets: &mut Targets) {
+        targets.list.extend(self.list);
+        targets.invalid.extend(self.invalid);
+    }
+}
+
+impl<T: IntoTargets> IntoTargets for Option<T> {
+    fn add_to(self, targets: &mut Targets) {
+        if let Some(value) = self {
+            value.add_to(targets);
+        }
+    }
+}
+
+impl<T: IntoTargets> IntoTargets for Vec<T> {
+    fn add_to(self, targets: &mut Targets) {
+        for value in self {
+            value.add_to(targets);
+        }
+    }
+}
+
+impl<T: IntoTargets, const N: usize> IntoTargets for [T; N] {
+    fn add_to(self, targets: &mut Targets) {
+        for value in self {
+            value.add_to(targets);
+        }
+    }
+}
+
+impl<T: IntoTargets + Clone> IntoTargets for &[T] {
+    fn add_to(self, targets: &mut Targets) {
+        for value in self {
+            value.clone().add_to(targets);
+        }
+    }
+}
+
+impl<T: IntoTargets + Clone> IntoTargets for &Vec<T> {
+    fn add_to(self, targets: &mut Targets) {
+        self.as_slice().add_to(targets);
+    }
+}
