@@ -1,11 +1,7 @@
 #![doc = include_str!("../docs/guide.md")]
 
 pub use fast_app_macros::{BroadcastEvent, Room, namespace, rooms};
-pub use fast_app_runtime::{
-    BroadcastError, BroadcastEvent, Broadcaster, ConnectError, DEFAULT_MAX_BUFFER_SIZE, IntoTargets,
-    InvalidRoomName, Recorded, Recording, RegistryError, Room, RoomName, ServedRoom, Server, ServerAdapter,
-    ServerBuilder, ServerError, Session, Target, Targets, ValidationError, broadcast, registry, socketioxide,
-};
+pub use fast_app_runtime::*;
 
 /// The DSL in one import: `use fast_app::prelude::*;`.
 pub mod prelude {

@@ -45,14 +45,15 @@ impl<A: Adapter> Transport for SocketIo<A> {
                     namespace: namespace.to_owned(),
                 });
             };
-            ns.to(rooms)
-                .emit(event, payload)
-                .await
-                .map_err(|e| BroadcastError::Transport {
+            ns.to(rooms).emit(event, payload).await.map_err(|e| {
+                // A full per-socket queue lands here too: the drop is reported, never silent.
+                tracing::warn!(namespace, event, "fast-app: broadcast not fully delivered: {e}");
+                BroadcastError::Transport {
                     event: event.to_owned(),
                     namespace: namespace.to_owned(),
                     message: e.to_string(),
-                })
+                }
+            })
         })
     }
 }

@@ -198,3 +198,23 @@ fn disconnect_op<'a, N: Namespace>(session: &'a Session, reason: DisconnectReaso
 }
 
 inventory::collect!(NamespaceDef);
+
+impl std::fmt::Debug for RoomEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoomEntry")
+            .field("key", &self.key)
+            .field("type_name", &self.type_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for NamespaceDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamespaceDef")
+            .field("path", &self.path)
+            .field("type_name", &self.type_name)
+            .field("rooms", &self.rooms)
+            .field("handlers", &self.handlers.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -45,3 +45,84 @@ pub fn check(mut defs: Vec<&'static NamespaceDef>) -> Result<Vec<&'static Namesp
     }
     Ok(defs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::namespace::{Namespace, RoomEntry};
+    use crate::{InvalidRoomName, Room, RoomName, Session, ValidationError};
+
+    struct Root;
+    impl Namespace for Root {
+        const PATH: &'static str = "/";
+    }
+
+    struct A;
+    struct B;
+    impl Room for A {
+        const KEY: &'static str = "chat";
+        fn write_name(&self, _: &mut RoomName) -> Result<(), InvalidRoomName> {
+            Ok(())
+        }
+        async fn extract(_: &Session, _: serde_json::Value) -> Result<Self, ValidationError> {
+            Ok(A)
+        }
+    }
+    impl Room for B {
+        const KEY: &'static str = "chat";
+        fn write_name(&self, _: &mut RoomName) -> Result<(), InvalidRoomName> {
+            Ok(())
+        }
+        async fn extract(_: &Session, _: serde_json::Value) -> Result<Self, ValidationError> {
+            Ok(B)
+        }
+    }
+
+    static FIRST: NamespaceDef = NamespaceDef::of::<Root>("First", &[], None);
+    static SECOND: NamespaceDef = NamespaceDef::of::<Root>("Second", &[], None);
+    static SAME_KEYS: NamespaceDef = NamespaceDef::of::<Root>(
+        "SameKeys",
+        &[RoomEntry::of::<A>("A"), RoomEntry::of::<B>("B")],
+        None,
+    );
+
+    #[test]
+    fn an_empty_registry_is_refused_with_the_linking_rule() {
+        let err = check(Vec::new()).unwrap_err();
+        assert_eq!(err, RegistryError::Empty);
+        assert!(err.to_string().contains("use my_crate as _;"), "{err}");
+    }
+
+    #[test]
+    fn two_namespaces_on_one_path_are_refused() {
+        let err = check(vec![&SECOND, &FIRST]).unwrap_err();
+        assert_eq!(
+            err,
+            RegistryError::DuplicatePath {
+                path: "/",
+                first: "First",
+                second: "Second"
+            }
+        );
+    }
+
+    #[test]
+    fn two_rooms_with_one_key_are_refused() {
+        let err = check(vec![&SAME_KEYS]).unwrap_err();
+        assert!(matches!(
+            err,
+            RegistryError::DuplicateKey {
+                key: "chat",
+                first: "A",
+                second: "B",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_valid_registry_is_sorted_by_path() {
+        let defs = check(vec![&FIRST]).unwrap();
+        assert_eq!(defs.len(), 1);
+    }
+}
