@@ -1,6 +1,5 @@
 //! Broadcasters: where `broadcast(&event)` hands its emits.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -12,7 +11,7 @@ use socketioxide::adapter::Adapter;
 use crate::error::BroadcastError;
 use crate::event::BroadcastEvent;
 use crate::namespace::BoxFuture;
-use crate::targets::Targets;
+use crate::targets::{Group, Targets};
 
 /// Delivers one serialized event to rooms of one namespace.
 ///
@@ -164,7 +163,7 @@ impl Broadcaster {
             })?;
         let emits = groups
             .into_iter()
-            .map(|(namespace, rooms)| emit_one(&*self.transport, namespace, rooms, E::NAME, &payload));
+            .map(|group| emit_one(&*self.transport, group, E::NAME, &payload));
         errors.extend(join_all(emits).await.into_iter().filter_map(Result::err));
         match errors.len() {
             0 => Ok(true),
@@ -175,12 +174,13 @@ impl Broadcaster {
 
 async fn emit_one(
     transport: &dyn Transport,
-    namespace: Cow<'static, str>,
-    rooms: Vec<String>,
+    group: Group,
     event: &'static str,
     payload: &RawValue,
 ) -> Result<(), BroadcastError> {
-    transport.emit(&namespace, rooms, event, payload).await
+    transport
+        .emit(&group.namespace, group.rooms, event, payload)
+        .await
 }
 
 fn combine(mut errors: Vec<BroadcastError>) -> BroadcastError {

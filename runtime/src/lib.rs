@@ -28,6 +28,6 @@ pub use namespace::{
 pub use room::{Room, RoomName, SEPARATOR};
 pub use server::{DEFAULT_MAX_BUFFER_SIZE, Server, ServerAdapter, ServerBuilder, ServerError};
 pub use session::Session;
-pub use targets::{DEFAULT_NAMESPACE, IntoTargets, Target, Targets};
+pub use targets::{DEFAULT_NAMESPACE, Group, IntoTargets, Target, Targets};
 
 pub use socketioxide;

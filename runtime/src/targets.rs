@@ -108,17 +108,20 @@ impl Targets {
 
     /// The targets grouped per namespace, each room once, in first-seen order,
     /// with the refused room values.
-    pub fn into_groups(self) -> (Vec<(Cow<'static, str>, Vec<String>)>, Vec<InvalidRoomName>) {
-        let mut groups: Vec<(Cow<'static, str>, Vec<String>)> = Vec::new();
+    pub fn into_groups(self) -> (Vec<Group>, Vec<InvalidRoomName>) {
+        let mut groups: Vec<Group> = Vec::new();
         for Target { namespace, room } in self.list {
-            let index = match groups.iter().position(|(ns, _)| *ns == namespace) {
+            let index = match groups.iter().position(|g| g.namespace == namespace) {
                 Some(index) => index,
                 None => {
-                    groups.push((namespace, Vec::new()));
+                    groups.push(Group {
+                        namespace,
+                        rooms: Vec::new(),
+                    });
                     groups.len() - 1
                 }
             };
-            let rooms = &mut groups[index].1;
+            let rooms = &mut groups[index].rooms;
             if !rooms.contains(&room) {
                 rooms.push(room);
             }
@@ -126,6 +129,16 @@ impl Targets {
         (groups, self.invalid)
     }
 }
+
+/// The rooms of one namespace a broadcast goes to: one emit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The namespace path.
+    pub namespace: Cow<'static, str>,
+    /// Its target rooms, each once.
+    pub rooms: Vec<String>,
+}
+
 /// A value `on = ...` accepts: a room name, a served room, or collections of those.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a broadcast target",
