@@ -1,0 +1,405 @@
+//! A Socket.IO v5 client over Engine.IO v4, websocket transport only, for
+//! tests and load generation against real servers.
+//!
+//! It answers the server's pings in the background, routes acknowledgements
+//! to their waiters and queues every event without bound, so nothing a test
+//! expects can be lost while it is not reading.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), socketio_test_client::ClientError> {
+//! use std::time::Duration;
+//! use serde_json::json;
+//! use socketio_test_client::Client;
+//!
+//! let mut client = Client::builder("http://127.0.0.1:3000")
+//!     .auth(json!({ "token": "alice" }))
+//!     .connect()
+//!     .await?;
+//! client.emit("join_chat", json!({ "chat_id": 1 })).await?;
+//! let joined = client.next_event(Duration::from_secs(5)).await?;
+//! assert_eq!(joined.name, "joined");
+//! # Ok(()) }
+//! ```
+
+pub mod protocol;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+use protocol::{Frame, Packet};
+
+/// What can go wrong talking to a server.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The websocket failed.
+    #[error("websocket: {0}")]
+    WebSocket(#[from] Box<tokio_tungstenite::tungstenite::Error>),
+    /// The server broke the protocol.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// The server refused the namespace connection (`connect_error`).
+    #[error("connection refused: {message}")]
+    Refused {
+        /// The refusal message.
+        message: String,
+        /// The refusal's `data`, if any.
+        data: Option<Value>,
+    },
+    /// Nothing came in time.
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+    /// The connection is closed.
+    #[error("connection closed")]
+    Closed,
+}
+
+/// An event the server sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The event name.
+    pub name: String,
+    /// Its arguments.
+    pub args: Vec<Value>,
+}
+
+type Acks = Arc<Mutex<HashMap<u64, oneshot::Sender<Vec<Value>>>>>;
+
+/// A connection to one namespace of a Socket.IO server.
+pub struct Client {
+    ns: String,
+    sid: String,
+    out: mpsc::UnboundedSender<Message>,
+    events: mpsc::UnboundedReceiver<Event>,
+    acks: Acks,
+    next_id: AtomicU64,
+    connected: Arc<AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+/// Options of a connection; [`ClientBuilder::connect`] opens it.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    base_url: String,
+    path: String,
+    ns: String,
+    auth: Option<Value>,
+    timeout: Duration,
+    first: Vec<(String, Vec<Value>)>,
+}
+
+impl ClientBuilder {
+    /// An event to emit in the same instant the server accepts the
+    /// connection, before `connect` returns, as `socket.io-client` flushes
+    /// the emits it buffered while connecting.
+    pub fn emit_on_connect(mut self, event: &str, data: Value) -> Self {
+        self.first.push((event.to_owned(), vec![data]));
+        self
+    }
+
+    /// The namespace to connect to (default `/`).
+    pub fn namespace(mut self, ns: &str) -> Self {
+        self.ns = ns.to_owned();
+        self
+    }
+
+    /// The `auth` payload of the CONNECT packet.
+    pub fn auth(mut self, auth: Value) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// The Engine.IO path (default `/socket.io/`).
+    pub fn path(mut self, path: &str) -> Self {
+        self.path = path.to_owned();
+        self
+    }
+
+    /// How long the handshake may take (default 5 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn ws_url(&self) -> String {
+        let base = self.base_url.trim_end_matches('/');
+        let base = match base.split_once("://") {
+            Some(("https" | "wss", rest)) => format!("wss://{rest}"),
+            Some((_, rest)) => format!("ws://{rest}"),
+            None => format!("ws://{base}"),
+        };
+        format!("{base}{}?EIO=4&transport=websocket", self.path)
+    }
+
+    /// Opens the websocket and connects to the namespace. Returns as soon as
+    /// the server accepts, so the caller can emit at once.
+    pub async fn connect(self) -> Result<Client, ClientError> {
+        tokio::time::timeout(self.timeout, self.handshake())
+            .await
+            .map_err(|_| ClientError::Timeout("the connection handshake"))?
+    }
+
+    async fn handshake(self) -> Result<Client, ClientError> {
+        let (mut ws, _) = tokio_tungstenite::connect_async(self.ws_url())
+            .await
+            .map_err(Box::new)?;
+        let sid = loop {
+            let text = match ws.next().await {
+                Some(Ok(Message::Text(text))) => text,
+                Some(Ok(Message::Close(_))) | None => return Err(ClientError::Closed),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(Box::new(e).into()),
+            };
+            match protocol::decode(&text).map_err(ClientError::Protocol)? {
+                Frame::Open(_) => {
+                    let connect = protocol::connect(&self.ns, self.auth.as_ref());
+                    ws.send(Message::text(connect)).await.map_err(Box::new)?;
+                }
+                Frame::Ping(data) => ws
+                    .send(Message::text(format!("3{data}")))
+                    .await
+                    .map_err(Box::new)?,
+                Frame::Message(Packet::Connect { ns, sid }) if ns == self.ns => {
+                    for (event, args) in &self.first {
+                        let packet = protocol::event(&self.ns, None, event, args);
+                        ws.send(Message::text(packet)).await.map_err(Box::new)?;
+                    }
+                    break sid;
+                }
+                Frame::Message(Packet::ConnectError { ns, message, data }) if ns == self.ns => {
+                    return Err(ClientError::Refused { message, data });
+                }
+                Frame::Close => return Err(ClientError::Closed),
+                _ => {}
+            }
+        };
+        let (out, outgoing) = mpsc::unbounded_channel();
+        let (incoming, events) = mpsc::unbounded_channel();
+        let acks = Acks::default();
+        let connected = Arc::new(AtomicBool::new(true));
+        let task = tokio::spawn(run(
+            ws,
+            self.ns.clone(),
+            outgoing,
+            incoming,
+            acks.clone(),
+            connected.clone(),
+        ));
+        Ok(Client {
+            ns: self.ns,
+            sid,
+            out,
+            events,
+            acks,
+            next_id: AtomicU64::new(0),
+            connected,
+            task,
+        })
+    }
+}
+
+/// Owns the websocket: writes what the client queues, answers pings, and
+/// routes what arrives, until either side closes.
+async fn run<S>(
+    mut ws: S,
+    ns: String,
+    mut outgoing: mpsc::UnboundedReceiver<Message>,
+    incoming: mpsc::UnboundedSender<Event>,
+    acks: Acks,
+    connected: Arc<AtomicBool>,
+) where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+        + futures_util::Sink<Message>
+        + Unpin,
+{
+    loop {
+        tokio::select! {
+            frame = ws.next() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                    Some(Ok(_)) => continue,
+                };
+                match protocol::decode(&text) {
+                    Ok(Frame::Ping(data)) if ws.send(Message::text(format!("3{data}"))).await.is_err() => break,
+                    Ok(Frame::Close) => break,
+                    Ok(Frame::Message(Packet::Disconnect { ns: from })) if from == ns => break,
+                    Ok(Frame::Message(Packet::Event { ns: from, name, args, .. })) if from == ns => {
+                        let _ = incoming.send(Event { name, args });
+                    }
+                    Ok(Frame::Message(Packet::Ack { ns: from, id, args })) if from == ns => {
+                        let waiter = acks.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                        if let Some(waiter) = waiter {
+                            let _ = waiter.send(args);
+                        }
+                    }
+                    // Other namespaces, noops, and malformed frames are not ours to act on.
+                    _ => {}
+                }
+            }
+            message = outgoing.recv() => {
+                let Some(message) = message else { break };
+                let closing = matches!(message, Message::Close(_));
+                if ws.send(message).await.is_err() || closing {
+                    break;
+                }
+            }
+        }
+    }
+    connected.store(false, Ordering::SeqCst);
+    // Dropping the waiters wakes everyone who waits for an answer.
+    acks.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
+impl Client {
+    /// Connects to namespace `/` of `base_url` (`http://host:port`) without auth.
+    pub async fn connect(base_url: &str) -> Result<Client, ClientError> {
+        Self::builder(base_url).connect().await
+    }
+
+    /// Options for a connection to `base_url` (`http://host:port` or `ws://host:port`).
+    pub fn builder(base_url: &str) -> ClientBuilder {
+        ClientBuilder {
+            base_url: base_url.to_owned(),
+            path: "/socket.io/".to_owned(),
+            ns: "/".to_owned(),
+            auth: None,
+            timeout: Duration::from_secs(5),
+            first: Vec::new(),
+        }
+    }
+
+    /// The Socket.IO session id the server assigned.
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    /// The namespace this client is connected to.
+    pub fn namespace(&self) -> &str {
+        &self.ns
+    }
+
+    /// Whether the connection is still open.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    fn send(&self, text: String) -> Result<(), ClientError> {
+        if !self.is_connected() {
+            return Err(ClientError::Closed);
+        }
+        self.out
+            .send(Message::text(text))
+            .map_err(|_| ClientError::Closed)
+    }
+
+    /// Emits `event` with one argument.
+    pub async fn emit(&self, event: &str, data: Value) -> Result<(), ClientError> {
+        self.emit_args(event, vec![data]).await
+    }
+
+    /// Emits `event` with any number of arguments.
+    pub async fn emit_args(&self, event: &str, args: Vec<Value>) -> Result<(), ClientError> {
+        self.send(protocol::event(&self.ns, None, event, &args))
+    }
+
+    /// Emits `event` asking for an acknowledgement, and returns its arguments.
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        data: Value,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, ClientError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.acks.lock().unwrap_or_else(|e| e.into_inner()).insert(id, tx);
+        if let Err(e) = self.send(protocol::event(&self.ns, Some(id), event, &[data])) {
+            self.acks.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            return Err(e);
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(args)) => Ok(args),
+            Ok(Err(_)) => Err(ClientError::Closed),
+            Err(_) => {
+                self.acks.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                Err(ClientError::Timeout("an acknowledgement"))
+            }
+        }
+    }
+
+    /// The next event the server sent (acknowledgements go to their waiters).
+    pub async fn next_event(&mut self, timeout: Duration) -> Result<Event, ClientError> {
+        match tokio::time::timeout(timeout, self.events.recv()).await {
+            Ok(Some(event)) => Ok(event),
+            Ok(None) => Err(ClientError::Closed),
+            Err(_) => Err(ClientError::Timeout("an event")),
+        }
+    }
+
+    /// The next event named `name`, skipping others.
+    pub async fn next_event_named(&mut self, name: &str, timeout: Duration) -> Result<Event, ClientError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event = self.next_event(left).await?;
+            if event.name == name {
+                return Ok(event);
+            }
+        }
+    }
+
+    /// `Ok` if no event arrives within `window`, else the event that did.
+    pub async fn expect_silence(&mut self, window: Duration) -> Result<(), Event> {
+        match tokio::time::timeout(window, self.events.recv()).await {
+            Ok(Some(event)) => Err(event),
+            Ok(None) | Err(_) => Ok(()),
+        }
+    }
+
+    /// The events already received, without waiting.
+    pub fn try_events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.events.try_recv().ok()).collect()
+    }
+
+    /// Sends a raw Engine.IO text frame, e.g. a malformed packet.
+    pub async fn send_raw(&self, frame: &str) -> Result<(), ClientError> {
+        self.send(frame.to_owned())
+    }
+
+    /// Leaves the namespace (`41`) and closes the websocket.
+    pub async fn disconnect(self) -> Result<(), ClientError> {
+        self.send(protocol::disconnect(&self.ns))?;
+        let _ = self.out.send(Message::Close(None));
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.wait_closed()).await;
+        Ok(())
+    }
+
+    async fn wait_closed(&self) {
+        while !self.task.is_finished() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("namespace", &self.ns)
+            .field("sid", &self.sid)
+            .field("connected", &self.is_connected())
+            .finish_non_exhaustive()
+    }
+}

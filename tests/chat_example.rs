@@ -1,0 +1,140 @@
+//! The chat example's own code, served for real and driven by real clients:
+//! the demo policy documented at the top of `examples/chat/main.rs`.
+
+#[path = "../examples/chat/http.rs"]
+mod http;
+#[path = "../examples/chat/socketio.rs"]
+#[allow(dead_code)]
+mod socketio;
+
+mod common;
+
+use common::*;
+use fast_app::Server;
+use serde_json::{Value, json};
+use socketio_test_client::Client;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Sends one HTTP/1.1 request and returns the status code and body.
+async fn http_request(url: &str, method: &str, path: &str, body: &Value) -> (u16, Value) {
+    let addr = url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("http connect");
+    let body = body.to_string();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("http write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("http read");
+    let status = response[9..12].parse().expect("status code");
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_chat_example_follows_its_documented_policy() {
+    // One server for the whole flow: the example broadcasts through the global broadcaster.
+    let server = Server::builder().build().await.expect("chat server builds");
+    let app = http::routes().layer(server.layer());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = |token: &'static str| {
+        let url = url.clone();
+        async move {
+            Client::builder(&url)
+                .auth(json!({ "token": token }))
+                .connect()
+                .await
+                .expect("connects")
+        }
+    };
+
+    // Connect: no token, no connection.
+    assert_eq!(
+        refusal(Client::builder(&url).connect().await),
+        "No access token provided"
+    );
+    assert_eq!(
+        refusal(
+            Client::builder(&url)
+                .auth(json!({ "token": " " }))
+                .connect()
+                .await
+        ),
+        "No access token provided"
+    );
+
+    let mut alice = client("alice").await;
+    let mut bob = client("bob").await;
+    let mut carol = client("carol").await;
+
+    // Chats 1 to 100 are open, others forbidden.
+    join(&mut alice, "chat", json!({ "chat_id": 1 }), "chat|1").await;
+    join(&mut bob, "chat", json!({ "chat_id": 1 }), "chat|1").await;
+    join(&mut carol, "chat", json!({ "chat_id": 2 }), "chat|2").await;
+    carol.emit("join_chat", json!({ "chat_id": 101 })).await.unwrap();
+    assert_eq!(
+        expect(&mut carol, "error").await,
+        json!({ "type": "forbidden", "room": "chat|101" })
+    );
+
+    // The user room comes from the session.
+    join(&mut carol, "user", json!({ "name": "alice" }), "user|carol").await;
+
+    // A member's message reaches the chat, not the others.
+    let ack = alice
+        .emit_with_ack("send_message", json!({ "chat_id": 1, "text": "hi bob" }), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(ack[0], json!("sent"));
+    let message = json!({ "chat_id": 1, "user": "alice", "text": "hi bob" });
+    assert_eq!(expect(&mut alice, "message_sent").await, message);
+    assert_eq!(expect(&mut bob, "message_sent").await, message);
+    silent(&mut carol).await;
+
+    // A non-member cannot post into a chat.
+    carol
+        .emit("send_message", json!({ "chat_id": 1, "text": "let me in" }))
+        .await
+        .unwrap();
+    assert_eq!(
+        expect(&mut carol, "error").await,
+        json!({ "type": "forbidden", "room": "chat|1" })
+    );
+    silent(&mut alice).await;
+
+    // The HTTP endpoint broadcasts the same event.
+    let (status, body) = http_request(
+        &url,
+        "POST",
+        "/chats/2/messages",
+        &json!({ "user": "ops", "text": "maintenance" }),
+    )
+    .await;
+    assert_eq!((status, body), (202, json!({ "sent": true })));
+    assert_eq!(
+        expect(&mut carol, "message_sent").await,
+        json!({ "chat_id": 2, "user": "ops", "text": "maintenance" })
+    );
+    silent(&mut alice).await;
+
+    // `update_chat` carries the resource, and is skipped for archived chats.
+    let (status, body) = http_request(&url, "PUT", "/chats/1", &json!({ "title": "Rust" })).await;
+    assert_eq!((status, body), (202, json!({ "sent": true })));
+    assert_eq!(
+        expect(&mut bob, "update_chat").await,
+        json!({ "id": 1, "title": "Rust" })
+    );
+    let (status, body) = http_request(
+        &url,
+        "PUT",
+        "/chats/1",
+        &json!({ "title": "Old", "archived": true }),
+    )
+    .await;
+    assert_eq!((status, body), (202, json!({ "sent": false })));
+    silent(&mut bob).await;
+}

@@ -1,0 +1,96 @@
+//! Shared by the integration tests: a real server on a loopback port.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use fast_app::{Server, ServerBuilder};
+use serde_json::{Value, json};
+use socketio_test_client::{Client, ClientError, Event};
+
+/// How long a test waits for something that should happen.
+pub const WAIT: Duration = Duration::from_secs(5);
+/// How long a test listens for something that should not happen.
+pub const QUIET: Duration = Duration::from_millis(300);
+
+/// A server serving this test binary's namespaces on `127.0.0.1:<free port>`.
+pub struct TestServer {
+    pub url: String,
+    pub server: Server,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(Server::builder()).await
+    }
+
+    pub async fn start_with(builder: ServerBuilder) -> Self {
+        let server = builder
+            .install_broadcaster(false)
+            .build()
+            .await
+            .expect("server builds");
+        let app: axum::Router = axum::Router::new().layer(server.layer());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, server }
+    }
+
+    /// A client of namespace `ns` with `auth: {"token": token}`.
+    pub async fn client_of(&self, ns: &str, token: &str) -> Client {
+        Client::builder(&self.url)
+            .namespace(ns)
+            .auth(json!({ "token": token }))
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("{token} connects to {ns}: {e}"))
+    }
+
+    /// A client of `/` named `token`.
+    pub async fn client(&self, token: &str) -> Client {
+        self.client_of("/", token).await
+    }
+}
+
+/// The next event, which must be `name`; returns its first argument.
+pub async fn expect(client: &mut Client, name: &str) -> Value {
+    let event = client
+        .next_event(WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("waiting for `{name}`: {e}"));
+    assert_eq!(event.name, name, "unexpected event {event:?}");
+    event.args.into_iter().next().unwrap_or(Value::Null)
+}
+
+/// Joins through `join_<key>` and checks the `joined` reply.
+pub async fn join(client: &mut Client, key: &str, payload: Value, room: &str) {
+    client
+        .emit(&format!("join_{key}"), payload)
+        .await
+        .expect("emit join");
+    assert_eq!(expect(client, "joined").await, json!({ "room": room }));
+}
+
+/// Asserts nothing arrives for a while.
+pub async fn silent(client: &mut Client) {
+    if let Err(event) = client.expect_silence(QUIET).await {
+        panic!("expected silence, got {event:?}");
+    }
+}
+
+/// The refusal message of a connect that must fail.
+pub fn refusal(result: Result<Client, ClientError>) -> String {
+    match result {
+        Err(ClientError::Refused { message, .. }) => message,
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(_) => panic!("expected a refusal, the client connected"),
+    }
+}
+
+pub fn event(name: &str, arg: Value) -> Event {
+    Event {
+        name: name.to_owned(),
+        args: vec![arg],
+    }
+}
