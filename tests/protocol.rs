@@ -532,3 +532,51 @@ async fn the_server_mounts_every_registered_namespace() {
     let keys: Vec<_> = srv.server.namespaces()[0].rooms.iter().map(|r| r.key).collect();
     assert_eq!(keys, ["chat", "user", "team", "lobby"]);
 }
+
+/// Broadcasts a burst to one member; returns the payload numbers it
+/// received and how many broadcasts reported an error.
+async fn burst(builder: fast_app::ServerBuilder, n: usize) -> (Vec<usize>, usize) {
+    let srv = TestServer::start_with(builder).await;
+    let mut alice = srv.client("burst-alice").await;
+    join(&mut alice, "chat", json!({ "chat_id": 41 }), "chat|41").await;
+    let mut failed = 0;
+    for i in 0..n {
+        let news = ChatNews {
+            chats: vec![41],
+            text: i.to_string(),
+        };
+        if srv.server.broadcaster().broadcast(&news).await.is_err() {
+            failed += 1;
+        }
+    }
+    let mut received = Vec::new();
+    while let Ok(event) = alice.next_event(std::time::Duration::from_millis(500)).await {
+        received.push(event.args[0]["text"].as_str().unwrap().parse().unwrap());
+    }
+    (received, failed)
+}
+
+#[tokio::test]
+async fn a_burst_of_broadcasts_reaches_a_client_in_full_with_the_default_buffer() {
+    let (received, failed) = burst(fast_app::Server::builder(), 3000).await;
+    assert_eq!(failed, 0);
+    assert_eq!(received, (0..3000).collect::<Vec<_>>(), "all of them, in order");
+}
+
+#[tokio::test]
+async fn a_burst_past_a_small_buffer_is_reported_as_an_error_not_lost_silently() {
+    let (received, failed) = burst(fast_app::Server::builder().max_buffer_size(128), 3000).await;
+    assert!(
+        failed > 0,
+        "socketioxide's default-sized queue overflows, and that is reported"
+    );
+    assert_eq!(
+        received.len() + failed,
+        3000,
+        "each broadcast was delivered or reported"
+    );
+    assert!(
+        received.windows(2).all(|w| w[0] < w[1]),
+        "in order, no duplicates"
+    );
+}
