@@ -9,6 +9,13 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
 # Unit, integration, UI (trybuild) and doc tests of every crate of the workspace.
-cargo test --workspace --all-targets
-cargo test --workspace --doc
+cargo test --workspace --all-targets 2>&1 | tee -a "$log"
+cargo test --workspace --doc 2>&1 | tee -a "$log"
+
+# One closing line for the whole run.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "all tests: %d passed, %d failed\n", p, f; exit (f > 0 || p == 0) }' "$log"
