@@ -2,7 +2,13 @@
 //!
 //! ```text
 //! cargo run --example chat            # serves on PORT (default 3000)
+//! REDIS_SOCKETIO_URL=redis://localhost:6379/14 PORT=3001 cargo run --example chat
 //! ```
+//!
+//! Without `REDIS_SOCKETIO_URL` it runs alone, on the in-process adapter.
+//! With it, every chat server on that Redis (and `REDIS_SOCKETIO_PREFIX`)
+//! shares broadcasts, and `cargo run --example worker` can broadcast to all
+//! of them from a process that runs no server.
 //!
 //! Demo policy, so anyone can try it without an identity provider:
 //!
@@ -27,6 +33,7 @@ mod socketio;
 use std::net::Ipv4Addr;
 
 use fast_app::Server;
+use fast_app::redis::RedisConfig;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -41,10 +48,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(_) => 3000,
     };
 
-    let server = Server::builder().build().await?;
-    let app = http::routes().layer(server.layer());
+    let app = match std::env::var("REDIS_SOCKETIO_URL") {
+        Ok(_) => {
+            let config = RedisConfig::from_env();
+            let server = Server::builder().build_redis(&config).await?;
+            tracing::info!(
+                "chat: Redis adapter at {} (prefix `{}`)",
+                config.display_url(),
+                config.prefix()
+            );
+            http::routes().layer(server.layer())
+        }
+        Err(_) => {
+            let server = Server::builder().build().await?;
+            tracing::info!("chat: in-process adapter (single process; set REDIS_SOCKETIO_URL for Redis)");
+            http::routes().layer(server.layer())
+        }
+    };
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
-    tracing::info!("chat: in-process adapter (single process)");
     tracing::info!(
         "chat: listening on http://127.0.0.1:{port}; connect a Socket.IO client to namespace `/` \
          with auth {{\"token\": \"<your name>\"}}, then emit `join_chat` {{\"chat_id\": 1}}"

@@ -54,6 +54,7 @@ macro_rules! __handler_table {
     ($path:expr) => {
         $crate::__private::HandlerTable {
             local: |socket: &$crate::__private::SocketRef<$crate::__private::LocalAdapter>| $path(socket),
+            redis: |socket: &$crate::__private::SocketRef<$crate::redis::RedisAdapter>| $path(socket),
         }
     };
 }

@@ -11,6 +11,9 @@ use socketioxide::adapter::Adapter;
 use crate::error::BroadcastError;
 use crate::event::BroadcastEvent;
 use crate::namespace::BoxFuture;
+use crate::redis::{RedisAdapter, RedisConfig, RedisDriver};
+use crate::registry;
+use crate::server::ServerError;
 use crate::targets::{Group, Targets};
 
 /// Delivers one serialized event to rooms of one namespace.
@@ -44,7 +47,13 @@ impl<A: Adapter> Transport for SocketIo<A> {
                     namespace: namespace.to_owned(),
                 });
             };
-            ns.to(rooms).emit(event, payload).await.map_err(|e| {
+            let result = ns.clone().to(rooms.clone()).emit(event, payload).await;
+            if let Err(socketioxide::BroadcastError::Adapter(_)) = &result {
+                // The publish to the other servers failed, and socketioxide then
+                // skips this server's own sockets too: deliver to those at least.
+                let _ = ns.local().to(rooms).emit(event, payload).await;
+            }
+            result.map_err(|e| {
                 // A full per-socket queue lands here too: the drop is reported, never silent.
                 tracing::warn!(namespace, event, "fast-app: broadcast not fully delivered: {e}");
                 BroadcastError::Transport {
@@ -85,6 +94,36 @@ impl Broadcaster {
     /// A broadcaster that emits through a socketioxide server, whatever its adapter.
     pub fn from_io<A: Adapter>(io: SocketIo<A>) -> Self {
         Self::new(io)
+    }
+
+    /// A broadcaster for a process that runs no Socket.IO server (a
+    /// background job, a worker): it publishes through Redis to every server
+    /// of the cluster, and subscribes to nothing, so it neither receives the
+    /// cluster's traffic nor counts as one of its servers.
+    ///
+    /// It emits on the namespaces registered in this program, or on `/`
+    /// when none is. Install it (`.install()`) to make [`broadcast`] use it.
+    pub async fn redis_emitter(config: &RedisConfig) -> Result<Self, ServerError> {
+        let driver = RedisDriver::publish_only(config)
+            .await
+            .map_err(|e| ServerError::Redis {
+                url: config.display_url(),
+                message: e.to_string(),
+            })?;
+        let (_service, io) = SocketIo::builder()
+            .with_adapter::<RedisAdapter>(crate::redis::adapter_state(driver, config))
+            .build_svc();
+        let paths: Vec<&'static str> = match registry::namespaces() {
+            Ok(namespaces) => namespaces.iter().map(|ns| ns.path).collect(),
+            Err(_) => vec![crate::targets::DEFAULT_NAMESPACE],
+        };
+        for path in paths {
+            io.ns(path, async || {}).await.map_err(|e| ServerError::Adapter {
+                path,
+                message: e.to_string(),
+            })?;
+        }
+        Ok(Self::from_io(io))
     }
 
     /// A broadcaster that records instead of sending, and the record.

@@ -9,6 +9,7 @@ mod broadcaster;
 mod error;
 mod event;
 mod namespace;
+pub mod redis;
 pub mod registry;
 mod room;
 mod server;

@@ -144,6 +144,8 @@ fn leave_room<'a, R: Room>(
 pub struct HandlerTable {
     /// For servers on the in-process adapter.
     pub local: fn(&SocketRef<LocalAdapter>),
+    /// For servers on the Redis adapter.
+    pub redis: fn(&SocketRef<crate::redis::RedisAdapter>),
 }
 
 /// The connect hook of a namespace, erased over its type.

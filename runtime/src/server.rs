@@ -17,6 +17,7 @@ use socketioxide_core::adapter::DefinedAdapter;
 use crate::broadcaster::Broadcaster;
 use crate::error::{ConnectError, RegistryError};
 use crate::namespace::{HandlerTable, NamespaceDef, Refusal, RoomEntry};
+use crate::redis::{RedisAdapter, RedisConfig, RedisDriver};
 use crate::registry;
 use crate::session::Session;
 
@@ -33,6 +34,14 @@ pub enum ServerError {
     /// The registered namespaces cannot be served together.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// Redis could not be reached or refused the connection.
+    #[error("redis at {url}: {message}")]
+    Redis {
+        /// The URL, without its password.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The adapter failed to initialise a namespace.
     #[error("namespace `{path}`: the adapter failed to start: {message}")]
     Adapter {
@@ -64,6 +73,16 @@ impl ServerAdapter for LocalAdapter {
 
     async fn ready(_init: ()) -> Result<(), String> {
         Ok(())
+    }
+}
+
+impl ServerAdapter for RedisAdapter {
+    fn handlers(table: &HandlerTable) -> fn(&SocketRef<Self>) {
+        table.redis
+    }
+
+    async fn ready(init: Self::InitRes) -> Result<(), String> {
+        init.await.map_err(|e| e.to_string())
     }
 }
 
@@ -147,6 +166,36 @@ impl ServerBuilder {
     pub async fn build_with(self, namespaces: Vec<&'static NamespaceDef>) -> Result<Server, ServerError> {
         let namespaces = registry::check(namespaces)?;
         let (layer, io) = self.socketio().build_layer();
+        Server::mount(layer, io, namespaces, self.install).await
+    }
+
+    /// Builds a server on the Redis adapter, serving every registered
+    /// namespace: broadcasts from any server of the cluster, or from a
+    /// [`redis_emitter`](crate::Broadcaster::redis_emitter), reach its
+    /// clients. It returns once every namespace is subscribed; an
+    /// unreachable Redis is an error naming the URL.
+    pub async fn build_redis(self, config: &RedisConfig) -> Result<Server<RedisAdapter>, ServerError> {
+        let namespaces = registry::namespaces()?;
+        self.build_redis_with(config, namespaces).await
+    }
+
+    /// Builds a Redis-mode server for the given namespaces only.
+    pub async fn build_redis_with(
+        self,
+        config: &RedisConfig,
+        namespaces: Vec<&'static NamespaceDef>,
+    ) -> Result<Server<RedisAdapter>, ServerError> {
+        let namespaces = registry::check(namespaces)?;
+        let driver = RedisDriver::connect(config)
+            .await
+            .map_err(|e| ServerError::Redis {
+                url: config.display_url(),
+                message: e.to_string(),
+            })?;
+        let (layer, io) = self
+            .socketio()
+            .with_adapter::<RedisAdapter>(crate::redis::adapter_state(driver, config))
+            .build_layer();
         Server::mount(layer, io, namespaces, self.install).await
     }
 }
