@@ -9,6 +9,17 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# The Redis tests start their own redis-server (and use redis-cli) from PATH.
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing redis-server (apt-get)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "error: redis-server is missing; install it (e.g. sudo apt-get install redis-server)" >&2
+    exit 1
+  fi
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 

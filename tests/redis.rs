@@ -1,0 +1,203 @@
+//! Fan-out through a real Redis: several servers, a publish-only emitter,
+//! prefixes, and Redis going away and coming back.
+
+mod common;
+#[path = "common/redis_server.rs"]
+mod redis_server;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use fast_app::prelude::*;
+use fast_app::redis::RedisConfig;
+use fast_app::{ServerError, redis::RedisAdapter};
+use redis_server::RedisServer;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use socketio_test_client::Client;
+
+#[namespace("/")]
+#[rooms(ChatRoom)]
+struct Root;
+
+#[derive(Clone, Room, Deserialize)]
+struct ChatRoom {
+    chat_id: u64,
+}
+
+#[derive(Serialize, BroadcastEvent)]
+#[broadcast(on = ChatRoom { chat_id: self.chat_id })]
+struct Said {
+    chat_id: u64,
+    text: String,
+}
+
+fn said(text: &str) -> Said {
+    Said {
+        chat_id: 1,
+        text: text.to_owned(),
+    }
+}
+
+/// A Redis-mode server on a loopback port.
+struct Node {
+    url: String,
+    server: fast_app::Server<RedisAdapter>,
+}
+
+impl Node {
+    async fn start(config: &RedisConfig) -> Self {
+        let server = Server::builder()
+            .install_broadcaster(false)
+            .build_redis(config)
+            .await
+            .expect("redis-mode server builds");
+        let app: axum::Router = axum::Router::new().layer(server.layer());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, server }
+    }
+
+    /// A client in chat 1.
+    async fn member(&self, name: &str) -> Client {
+        let mut client = Client::builder(&self.url)
+            .auth(json!({ "token": name }))
+            .connect()
+            .await
+            .expect("connects");
+        join(&mut client, "chat", json!({ "chat_id": 1 }), "chat|1").await;
+        client
+    }
+}
+
+fn config(redis: &RedisServer, prefix: &str) -> RedisConfig {
+    RedisConfig::new(redis.url())
+        .with_prefix(prefix)
+        .with_timeout(Duration::from_secs(1))
+}
+
+async fn receives(client: &mut Client, text: &str) {
+    assert_eq!(expect(client, "said").await, json!({ "chat_id": 1, "text": text }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_from_either_server_reaches_clients_on_both_once() {
+    let redis = RedisServer::start();
+    let config = config(&redis, "two-servers");
+    let (a, b) = (Node::start(&config).await, Node::start(&config).await);
+    let (mut on_a, mut on_b) = (a.member("alice").await, b.member("bob").await);
+    assert!(a.server.broadcaster().broadcast(&said("from a")).await.unwrap());
+    receives(&mut on_a, "from a").await;
+    receives(&mut on_b, "from a").await;
+    assert!(b.server.broadcaster().broadcast(&said("from b")).await.unwrap());
+    receives(&mut on_a, "from b").await;
+    receives(&mut on_b, "from b").await;
+    silent(&mut on_a).await;
+    silent(&mut on_b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emitter_reaches_every_server_and_subscribes_to_nothing() {
+    let redis = RedisServer::start();
+    let config = config(&redis, "emitter");
+    let (a, b) = (Node::start(&config).await, Node::start(&config).await);
+    let (mut on_a, mut on_b) = (a.member("alice").await, b.member("bob").await);
+    let channel = "emitter-request#/#";
+    assert_eq!(redis.numsub(channel), 2, "the two servers");
+    let emitter = Broadcaster::redis_emitter(&config).await.expect("emitter connects");
+    assert_eq!(redis.numsub(channel), 2, "the emitter subscribed to nothing");
+    assert!(emitter.broadcast(&said("from a job")).await.unwrap());
+    receives(&mut on_a, "from a job").await;
+    receives(&mut on_b, "from a job").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applications_with_different_prefixes_do_not_see_each_other() {
+    let redis = RedisServer::start();
+    let (one, two) = (config(&redis, "app-one"), config(&redis, "app-two"));
+    let (a, b) = (Node::start(&one).await, Node::start(&two).await);
+    let (mut on_a, mut on_b) = (a.member("alice").await, b.member("bob").await);
+    Broadcaster::redis_emitter(&one)
+        .await
+        .unwrap()
+        .broadcast(&said("for app one"))
+        .await
+        .unwrap();
+    receives(&mut on_a, "for app one").await;
+    silent(&mut on_b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_redis_is_down_broadcasts_fail_in_bounded_time_and_delivery_resumes_after() {
+    let mut redis = RedisServer::start();
+    let config = config(&redis, "restart");
+    let (a, b) = (Node::start(&config).await, Node::start(&config).await);
+    let (mut on_a, mut on_b) = (a.member("alice").await, b.member("bob").await);
+    assert!(a.server.broadcaster().broadcast(&said("before")).await.unwrap());
+    receives(&mut on_a, "before").await;
+    receives(&mut on_b, "before").await;
+
+    redis.stop();
+    let started = Instant::now();
+    let result = tokio::time::timeout(
+        Duration::from_secs(15),
+        a.server.broadcaster().broadcast(&said("while down")),
+    )
+    .await
+    .expect("broadcast returned instead of hanging");
+    assert!(result.is_err(), "a failed publish is an error: {result:?}");
+    eprintln!("broadcast failed after {:?} with Redis down", started.elapsed());
+    // The server's own clients still got it, and everyone is still connected.
+    receives(&mut on_a, "while down").await;
+    assert!(on_a.is_connected() && on_b.is_connected());
+    silent(&mut on_b).await;
+
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "delivery did not resume after Redis came back");
+        if a.server.broadcaster().broadcast(&said("after")).await.is_ok() {
+            if let Ok(event) = on_b.next_event(Duration::from_millis(500)).await {
+                assert_eq!(event.args[0]["text"], json!("after"));
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Both directions work again. (Retries that failed to publish were still
+    // delivered to a's own client, so it may hold several "after".)
+    assert!(b.server.broadcaster().broadcast(&said("from b again")).await.unwrap());
+    loop {
+        let event = on_a.next_event_named("said", WAIT).await.expect("a receives from b");
+        match event.args[0]["text"].as_str() {
+            Some("after") => continue,
+            text => {
+                assert_eq!(text, Some("from b again"));
+                break;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn starting_with_redis_unreachable_is_one_clear_error_naming_the_url() {
+    let mut redis = RedisServer::start();
+    redis.stop();
+    let config = config(&redis, "down");
+    let result = tokio::time::timeout(Duration::from_secs(15), Server::builder().build_redis(&config))
+        .await
+        .expect("the builder returned instead of hanging");
+    match result {
+        Err(ServerError::Redis { url, message }) => {
+            assert!(url.contains(&redis.port.to_string()), "{url}");
+            assert!(!message.is_empty());
+        }
+        Err(other) => panic!("expected a redis error, got {other}"),
+        Ok(_) => panic!("built a server without Redis"),
+    }
+    let emitter = tokio::time::timeout(Duration::from_secs(15), Broadcaster::redis_emitter(&config))
+        .await
+        .expect("the emitter returned instead of hanging");
+    assert!(matches!(emitter, Err(ServerError::Redis { .. })));
+}
