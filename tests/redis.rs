@@ -78,7 +78,10 @@ fn config(redis: &RedisServer, prefix: &str) -> RedisConfig {
 }
 
 async fn receives(client: &mut Client, text: &str) {
-    assert_eq!(expect(client, "said").await, json!({ "chat_id": 1, "text": text }));
+    assert_eq!(
+        expect(client, "said").await,
+        json!({ "chat_id": 1, "text": text })
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,7 +108,9 @@ async fn the_emitter_reaches_every_server_and_subscribes_to_nothing() {
     let (mut on_a, mut on_b) = (a.member("alice").await, b.member("bob").await);
     let channel = "emitter-request#/#";
     assert_eq!(redis.numsub(channel), 2, "the two servers");
-    let emitter = Broadcaster::redis_emitter(&config).await.expect("emitter connects");
+    let emitter = Broadcaster::redis_emitter(&config)
+        .await
+        .expect("emitter connects");
     assert_eq!(redis.numsub(channel), 2, "the emitter subscribed to nothing");
     assert!(emitter.broadcast(&said("from a job")).await.unwrap());
     receives(&mut on_a, "from a job").await;
@@ -156,20 +161,32 @@ async fn while_redis_is_down_broadcasts_fail_in_bounded_time_and_delivery_resume
     redis.restart();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        assert!(Instant::now() < deadline, "delivery did not resume after Redis came back");
-        if a.server.broadcaster().broadcast(&said("after")).await.is_ok() {
-            if let Ok(event) = on_b.next_event(Duration::from_millis(500)).await {
-                assert_eq!(event.args[0]["text"], json!("after"));
-                break;
-            }
+        assert!(
+            Instant::now() < deadline,
+            "delivery did not resume after Redis came back"
+        );
+        if a.server.broadcaster().broadcast(&said("after")).await.is_ok()
+            && let Ok(event) = on_b.next_event(Duration::from_millis(500)).await
+        {
+            assert_eq!(event.args[0]["text"], json!("after"));
+            break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Both directions work again. (Retries that failed to publish were still
     // delivered to a's own client, so it may hold several "after".)
-    assert!(b.server.broadcaster().broadcast(&said("from b again")).await.unwrap());
+    assert!(
+        b.server
+            .broadcaster()
+            .broadcast(&said("from b again"))
+            .await
+            .unwrap()
+    );
     loop {
-        let event = on_a.next_event_named("said", WAIT).await.expect("a receives from b");
+        let event = on_a
+            .next_event_named("said", WAIT)
+            .await
+            .expect("a receives from b");
         match event.args[0]["text"].as_str() {
             Some("after") => continue,
             text => {

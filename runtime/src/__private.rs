@@ -62,7 +62,19 @@ macro_rules! __handler_table {
 pub use crate::__handler_table as handler_table;
 pub use socketioxide::socket::DisconnectReason;
 
-/// The default payload: the event itself.
-pub fn as_payload<T: serde::Serialize>(event: &T) -> &T {
-    event
+/// An event that can be its own payload.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent as its own payload: it does not implement `Serialize`",
+    label = "the default payload is the event itself",
+    note = "derive `Serialize` for `{Self}`, or give the payload with `#[broadcast(as = ...)]`"
+)]
+pub trait SelfPayload {
+    /// The event, as its payload.
+    fn as_payload(&self) -> impl serde::Serialize + '_;
+}
+
+impl<T: serde::Serialize> SelfPayload for T {
+    fn as_payload(&self) -> impl serde::Serialize + '_ {
+        self
+    }
 }

@@ -24,7 +24,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
     label = "no namespace lists `{Self}` in `#[rooms(...)]`",
     note = "add `{Self}` to `#[rooms(...)]` on the namespace that should serve it, e.g. `#[namespace(\"/\")] #[rooms({Self})]`"
 )]
-pub trait ServedRoom: Room {
+pub trait ServedRoom {
     /// The path of the serving namespace.
     const NAMESPACE: &'static str;
 }

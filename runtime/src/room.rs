@@ -15,6 +15,11 @@ pub const SEPARATOR: char = '|';
 /// attribute: the key (struct name in snake case without `_room`), the name
 /// (`key|field|field...`), and the join policy (`extract`, `can_join`,
 /// `on_join`, `on_leave`). Hand-written impls work too.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a room",
+    label = "not a room",
+    note = "derive it: `#[derive(Room)]` on `{Self}`, with `#[room(...)]` for its key and policy"
+)]
 pub trait Room: Sized + Send + Sync + 'static {
     /// The room's key: the `K` of the client events `join_K` / `leave_K` and
     /// the first segment of the room's name.

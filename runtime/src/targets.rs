@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use crate::error::InvalidRoomName;
 use crate::namespace::ServedRoom;
+use crate::room::Room;
 
 /// The namespace of plain room strings.
 pub const DEFAULT_NAMESPACE: &str = "/";
@@ -79,7 +80,7 @@ impl Targets {
 
     /// Adds a room value under the namespace that serves it; a room whose
     /// identifiers cannot form a name is kept as an error for `broadcast` to report.
-    pub fn push_served<R: ServedRoom>(&mut self, room: &R) {
+    pub fn push_served<R: Room + ServedRoom>(&mut self, room: &R) {
         match room.name() {
             Ok(name) => self.list.push(Target::new(R::NAMESPACE, name)),
             Err(e) => self.invalid.push(e),
@@ -151,7 +152,7 @@ pub trait IntoTargets {
     fn add_to(self, targets: &mut Targets);
 }
 
-impl<R: ServedRoom> IntoTargets for R {
+impl<R: Room + ServedRoom> IntoTargets for R {
     fn add_to(self, targets: &mut Targets) {
         targets.push_served(&self);
     }

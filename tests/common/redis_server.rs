@@ -67,7 +67,9 @@ impl RedisServer {
         };
         let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
         let mut reply = [0u8; 7];
-        stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
     }
 
     /// `PUBSUB NUMSUB channel`, through redis-cli.
@@ -77,7 +79,10 @@ impl RedisServer {
             .output()
             .expect("redis-cli runs");
         let text = String::from_utf8_lossy(&out.stdout);
-        text.lines().nth(1).and_then(|n| n.trim().parse().ok()).unwrap_or_else(|| panic!("NUMSUB: {text}"))
+        text.lines()
+            .nth(1)
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("NUMSUB: {text}"))
     }
 }
 

@@ -13,7 +13,7 @@ pub fn expand(event: &Event) -> TokenStream {
     let name = &event.name.0;
 
     let when = event.when.as_ref().map(|when| {
-        quote_spanned! {when.span()=>
+        quote! {
             fn broadcast_when(&self) -> impl ::core::future::Future<Output = bool> + ::core::marker::Send {
                 async move { #when }
             }
@@ -23,9 +23,21 @@ pub fn expand(event: &Event) -> TokenStream {
         Some(on) => quote_spanned!(on.span()=> #p::targets(#on)),
         None => quote!(#p::targets(#name)),
     };
-    let payload = match &event.payload {
-        Some(payload) => quote!(#payload),
-        None => quote_spanned!(ident.span()=> #p::as_payload(self)),
+    let (payload, self_payload) = match &event.payload {
+        Some(payload) => (quote!(#payload), None),
+        None => (
+            quote!(#p::SelfPayload::as_payload(self)),
+            // The event is its own payload: one requirement, reported on the struct's name.
+            Some(quote_spanned!(ident.span()=> Self: #p::SelfPayload,)),
+        ),
+    };
+    let where_clause = match (where_clause, self_payload) {
+        (Some(w), Some(extra)) => {
+            let preds = &w.predicates;
+            quote!(where #preds, #extra)
+        }
+        (None, Some(extra)) => quote!(where #extra),
+        (w, None) => quote!(#w),
     };
     quote! {
         const _: () = {

@@ -69,8 +69,16 @@ pub fn expand(ns: &Namespace) -> TokenStream {
 pub fn served_rooms(ns: &Namespace) -> TokenStream {
     let p = super::private();
     let path = &ns.path.0;
+    let mut seen = Vec::new();
     ns.rooms
         .iter()
+        // A room listed twice is reported once, by the check; not again as conflicting impls.
+        .filter(|room| {
+            let text = room.to_token_stream().to_string();
+            let first = !seen.contains(&text);
+            seen.push(text);
+            first
+        })
         .map(|room| {
             quote_spanned! {room.span()=>
                 #[automatically_derived]

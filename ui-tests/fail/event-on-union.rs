@@ -1,0 +1,8 @@
+use fast_app::prelude::*;
+
+#[derive(BroadcastEvent)]
+union Hello {
+    a: u32,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use fast_app::prelude::*;
+
+#[namespace("admin")]
+struct AdminNamespace;
+
+fn main() {}

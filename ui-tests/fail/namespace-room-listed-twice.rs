@@ -1,0 +1,13 @@
+use fast_app::prelude::*;
+use serde::Deserialize;
+
+#[derive(Room, Deserialize)]
+struct ChatRoom {
+    chat_id: u64,
+}
+
+#[namespace("/")]
+#[rooms(ChatRoom, ChatRoom)]
+struct GlobalNamespace;
+
+fn main() {}

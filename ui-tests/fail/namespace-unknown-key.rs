@@ -1,0 +1,6 @@
+use fast_app::prelude::*;
+
+#[namespace("/", auth = authenticate)]
+struct GlobalNamespace;
+
+fn main() {}

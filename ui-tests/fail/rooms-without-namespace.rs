@@ -1,0 +1,13 @@
+use fast_app::prelude::*;
+use serde::Deserialize;
+
+#[derive(Room, Deserialize)]
+struct ChatRoom {
+    chat_id: u64,
+}
+
+#[rooms(ChatRoom)]
+#[namespace("/")]
+struct GlobalNamespace;
+
+fn main() {}

@@ -1,0 +1,131 @@
+use fast_app::prelude::*;
+use fast_app::socketioxide::adapter::Adapter;
+use fast_app::socketioxide::extract::SocketRef;
+use fast_app::socketioxide::socket::DisconnectReason;
+use serde::{Deserialize, Serialize};
+
+async fn authenticate(_session: &Session, _auth: &serde_json::Value) -> Result<(), ConnectError> {
+    Ok(())
+}
+
+async fn goodbye(_session: &Session, _reason: DisconnectReason) {}
+
+fn custom<A: Adapter>(socket: &SocketRef<A>) {
+    socket.on("ping", async || {});
+}
+
+#[namespace("/", connect = authenticate, disconnect = goodbye, handlers = custom)]
+#[rooms(ChatRoom, MemberRoom, LobbyRoom, PairRoom)]
+pub struct GlobalNamespace;
+
+#[namespace("/admin")]
+#[rooms(AuditRoom)]
+pub struct AdminNamespace;
+
+#[derive(Clone, Room, Deserialize)]
+#[room(can_join = Self::can_join, on_join = Self::joined, on_leave = Self::left)]
+pub struct ChatRoom {
+    pub chat_id: u64,
+}
+
+impl ChatRoom {
+    async fn can_join(&self, _session: &Session) -> bool {
+        true
+    }
+    async fn joined(&self, _session: &Session) {}
+    async fn left(&self, _session: &Session) {}
+}
+
+#[derive(Clone, Room)]
+#[room(key = "member", extract = member_from_session)]
+pub struct MemberRoom {
+    pub name: String,
+}
+
+async fn member_from_session(_session: &Session, _payload: serde_json::Value) -> Result<MemberRoom, String> {
+    Ok(MemberRoom { name: "me".into() })
+}
+
+#[derive(Clone, Room, Deserialize)]
+pub struct LobbyRoom;
+
+#[derive(Clone, Room, Deserialize)]
+pub struct PairRoom(pub u32, pub String);
+
+#[derive(Clone, Room, Deserialize)]
+pub struct AuditRoom {
+    pub area: String,
+}
+
+#[derive(Serialize)]
+pub struct Chat {
+    pub id: u64,
+    pub archived: bool,
+}
+
+#[derive(Serialize)]
+pub struct ChatResource<'a> {
+    pub id: u64,
+    pub chat: &'a Chat,
+}
+
+async fn find_room(id: u64) -> ChatRoom {
+    ChatRoom { chat_id: id }
+}
+
+#[derive(BroadcastEvent)]
+#[broadcast(
+    name = "chat.updated",
+    on = find_room(self.chat.id).await,
+    as = ChatResource { id: self.chat.id, chat: &self.chat },
+    when = !self.chat.archived,
+)]
+pub struct UpdateChat {
+    pub chat: Chat,
+}
+
+#[derive(BroadcastEvent, Serialize)]
+pub struct DefaultsEvent {
+    pub n: u8,
+}
+
+#[derive(BroadcastEvent, Serialize)]
+#[broadcast(on = "lobby")]
+pub struct ToStr;
+
+#[derive(BroadcastEvent, Serialize)]
+#[broadcast(on = format!("room-{}", self.0))]
+pub struct ToString(pub u8);
+
+#[derive(BroadcastEvent, Serialize)]
+#[broadcast(on = Some(ChatRoom { chat_id: 1 }))]
+pub struct ToOption;
+
+#[derive(BroadcastEvent, Serialize)]
+#[broadcast(on = vec![ChatRoom { chat_id: 1 }, ChatRoom { chat_id: 2 }])]
+pub struct ToVec;
+
+#[derive(BroadcastEvent, Serialize)]
+#[broadcast(on = [LobbyRoom, LobbyRoom])]
+pub struct ToArray;
+
+#[derive(BroadcastEvent, Serialize)]
+#[broadcast(on = self.rooms.as_slice())]
+pub struct ToSlice {
+    pub rooms: Vec<String>,
+}
+
+#[derive(BroadcastEvent, Serialize)]
+#[broadcast(on = Targets::new()
+    .with("lobby")
+    .with(AuditRoom { area: "billing".into() })
+    .with(fast_app::Target::new("/admin", "all")))]
+pub struct ToMixed;
+
+#[derive(BroadcastEvent, Serialize)]
+#[broadcast(on = PairRoom(1, "a".into()))]
+pub struct Generic<T: Serialize + Send + Sync> {
+    pub value: T,
+}
+
+fn main() {}
