@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 
-use crate::error::BroadcastError;
+use crate::error::{BroadcastError, RegistryError};
 use crate::event::BroadcastEvent;
 use crate::namespace::BoxFuture;
 use crate::redis::{RedisAdapter, RedisConfig, RedisDriver};
@@ -115,7 +115,8 @@ impl Broadcaster {
             .build_svc();
         let paths: Vec<&'static str> = match registry::namespaces() {
             Ok(namespaces) => namespaces.iter().map(|ns| ns.path).collect(),
-            Err(_) => vec![crate::targets::DEFAULT_NAMESPACE],
+            Err(RegistryError::Empty) => vec![crate::targets::DEFAULT_NAMESPACE],
+            Err(e) => return Err(e.into()),
         };
         for path in paths {
             io.ns(path, async || {}).await.map_err(|e| ServerError::Adapter {
