@@ -24,8 +24,8 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 # Unit, integration, UI (trybuild) and doc tests of every crate of the workspace.
-cargo test --workspace --all-targets 2>&1 | tee -a "$log"
-cargo test --workspace --doc 2>&1 | tee -a "$log"
+cargo test --workspace --all-targets --all-features 2>&1 | tee -a "$log"
+cargo test --workspace --doc --all-features 2>&1 | tee -a "$log"
 
 # One closing line for the whole run.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }

@@ -22,6 +22,7 @@ pub const DEFAULT_PREFIX: &str = "socket.io";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisConfig {
     url: String,
+    cluster_nodes: Option<Vec<String>>,
     prefix: String,
     timeout: Duration,
     stream_buffer_size: usize,
@@ -35,6 +36,7 @@ impl RedisConfig {
     pub fn new(url: impl AsRef<str>) -> Self {
         Self {
             url: with_resp3(url.as_ref()),
+            cluster_nodes: None,
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: Duration::from_secs(2),
             stream_buffer_size: 65_536,
@@ -42,11 +44,28 @@ impl RedisConfig {
         }
     }
 
+    /// A Redis Cluster reached through any of `nodes`
+    /// (`redis://host:port`), with sharded pub/sub. Serving or emitting on
+    /// it needs the `redis-cluster` feature of `fast-app`.
+    pub fn cluster<S: AsRef<str>>(nodes: impl IntoIterator<Item = S>) -> Self {
+        let nodes: Vec<String> = nodes.into_iter().map(|n| with_resp3(n.as_ref())).collect();
+        let mut config = Self::new(nodes.first().map(String::as_str).unwrap_or(DEFAULT_REDIS_URL));
+        config.cluster_nodes = Some(nodes);
+        config
+    }
+
     /// From `REDIS_SOCKETIO_URL` (default [`DEFAULT_REDIS_URL`]) and
-    /// `REDIS_SOCKETIO_PREFIX` (default [`DEFAULT_PREFIX`]).
+    /// `REDIS_SOCKETIO_PREFIX` (default [`DEFAULT_PREFIX`]). With
+    /// `REDIS_SOCKETIO_CLUSTER=1`, the URL is a comma-separated list of
+    /// cluster nodes (see [`RedisConfig::cluster`]).
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let config = Self::new(var("REDIS_SOCKETIO_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()));
+        let url = var("REDIS_SOCKETIO_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned());
+        let cluster = var("REDIS_SOCKETIO_CLUSTER").is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
+        let config = match cluster {
+            true => Self::cluster(url.split(',').map(str::trim).filter(|n| !n.is_empty())),
+            false => Self::new(url),
+        };
         match var("REDIS_SOCKETIO_PREFIX") {
             Some(prefix) => config.with_prefix(prefix),
             None => config,
@@ -86,15 +105,16 @@ impl RedisConfig {
         &self.url
     }
 
-    /// The URL without its password, for messages.
+    /// The cluster's nodes, for a cluster configuration.
+    pub fn cluster_nodes(&self) -> Option<&[String]> {
+        self.cluster_nodes.as_deref()
+    }
+
+    /// The URL (every node's, for a cluster) without passwords, for messages.
     pub fn display_url(&self) -> String {
-        match (self.url.split_once("://"), self.url.rfind('@')) {
-            (Some((scheme, rest)), Some(at)) if at > scheme.len() => {
-                let host = &self.url[at + 1..];
-                let user = rest[..at - scheme.len() - 3].split(':').next().unwrap_or("");
-                format!("{scheme}://{user}:***@{host}")
-            }
-            _ => self.url.clone(),
+        match &self.cluster_nodes {
+            Some(nodes) => nodes.iter().map(|n| redact(n)).collect::<Vec<_>>().join(","),
+            None => redact(&self.url),
         }
     }
 
@@ -116,6 +136,18 @@ impl RedisConfig {
     /// The cluster query timeout.
     pub fn request_timeout(&self) -> Duration {
         self.request_timeout
+    }
+}
+
+/// `url` with its password replaced by `***`.
+fn redact(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, rest)), Some(at)) if at > scheme.len() => {
+            let host = &url[at + 1..];
+            let user = rest[..at - scheme.len() - 3].split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_owned(),
     }
 }
 

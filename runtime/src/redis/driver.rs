@@ -23,6 +23,9 @@ pub enum RedisDriverError {
     /// Redis did not answer in time (it may be down).
     #[error("redis did not answer within {0:?}")]
     Timeout(Duration),
+    /// A cluster was configured, but this build has no cluster support.
+    #[error("a Redis Cluster needs the `redis-cluster` feature of fast-app")]
+    ClusterDisabled,
 }
 
 type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
@@ -38,11 +41,19 @@ type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
 /// subscribes to nothing at all.
 #[derive(Clone)]
 pub struct RedisDriver {
-    conn: ConnectionManager,
+    conn: Conn,
     handlers: Handlers,
     timeout: Duration,
     publish_only: bool,
     dropped: Arc<AtomicU64>,
+}
+
+/// One Redis server through a connection manager, or a cluster with sharded pub/sub.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    #[cfg(feature = "cluster")]
+    Cluster(redis::cluster_async::ClusterConnection),
 }
 
 impl RedisDriver {
@@ -58,28 +69,22 @@ impl RedisDriver {
     }
 
     async fn open(config: &RedisConfig, publish_only: bool) -> Result<Self, RedisDriverError> {
-        let client = redis::Client::open(config.url())?;
         let handlers = Handlers::default();
         let dropped = Arc::new(AtomicU64::new(0));
-        let mut manager = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.timeout()))
-            .set_response_timeout(Some(config.timeout()))
-            .set_number_of_retries(usize::MAX)
-            .set_max_delay(Duration::from_secs(1));
-        if !publish_only {
+        let push = (!publish_only).then(|| {
             let (handlers, dropped) = (handlers.clone(), dropped.clone());
-            manager = manager
-                .set_automatic_resubscription()
-                .set_push_sender(move |push: PushInfo| {
-                    route(push, &handlers, &dropped);
-                    Ok::<(), std::convert::Infallible>(())
-                });
-        }
-        let conn = within(
-            config.timeout(),
-            ConnectionManager::new_with_config(client, manager),
-        )
-        .await?;
+            move |push: PushInfo| {
+                route(push, &handlers, &dropped);
+                Ok::<(), std::convert::Infallible>(())
+            }
+        });
+        let conn = match config.cluster_nodes() {
+            None => Conn::Single(connect_single(config, push).await?),
+            #[cfg(feature = "cluster")]
+            Some(nodes) => Conn::Cluster(connect_cluster(config, nodes, push).await?),
+            #[cfg(not(feature = "cluster"))]
+            Some(_) => return Err(RedisDriverError::ClusterDisabled),
+        };
         Ok(Self {
             conn,
             handlers,
@@ -93,6 +98,45 @@ impl RedisDriver {
     pub fn dropped_messages(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
+}
+
+async fn connect_single(
+    config: &RedisConfig,
+    push: Option<impl redis::aio::AsyncPushSender>,
+) -> Result<ConnectionManager, RedisDriverError> {
+    let client = redis::Client::open(config.url())?;
+    let mut manager = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(config.timeout()))
+        .set_response_timeout(Some(config.timeout()))
+        // Keep trying, at least every second, for as long as Redis is away.
+        .set_number_of_retries(usize::MAX)
+        .set_max_delay(Duration::from_secs(1));
+    if let Some(push) = push {
+        manager = manager.set_automatic_resubscription().set_push_sender(push);
+    }
+    within(
+        config.timeout(),
+        ConnectionManager::new_with_config(client, manager),
+    )
+    .await
+}
+
+#[cfg(feature = "cluster")]
+async fn connect_cluster(
+    config: &RedisConfig,
+    nodes: &[String],
+    push: Option<impl redis::aio::AsyncPushSender>,
+) -> Result<redis::cluster_async::ClusterConnection, RedisDriverError> {
+    // The cluster connection reconnects and subscribes again by itself.
+    let mut builder = redis::cluster::ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+        .use_protocol(redis::ProtocolVersion::RESP3)
+        .connection_timeout(config.timeout())
+        .response_timeout(config.timeout());
+    if let Some(push) = push {
+        builder = builder.push_sender(push);
+    }
+    let client = builder.build()?;
+    within(config.timeout(), client.get_async_connection()).await
 }
 
 /// Runs `op`, failing after `timeout`.
@@ -135,8 +179,11 @@ impl Driver for RedisDriver {
     type Error = RedisDriverError;
 
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
-        let mut conn = self.conn.clone();
-        within(self.timeout, conn.publish::<_, _, Value>(chan, val)).await?;
+        match self.conn.clone() {
+            Conn::Single(mut conn) => within(self.timeout, conn.publish::<_, _, Value>(chan, val)).await?,
+            #[cfg(feature = "cluster")]
+            Conn::Cluster(mut conn) => within(self.timeout, conn.spublish::<_, _, Value>(chan, val)).await?,
+        };
         Ok(())
     }
 
@@ -149,8 +196,11 @@ impl Driver for RedisDriver {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(chan.clone(), tx);
-        let mut conn = self.conn.clone();
-        within(self.timeout, conn.subscribe(&chan)).await?;
+        match self.conn.clone() {
+            Conn::Single(mut conn) => within(self.timeout, conn.subscribe(&chan)).await?,
+            #[cfg(feature = "cluster")]
+            Conn::Cluster(mut conn) => within(self.timeout, conn.ssubscribe(&chan)).await?,
+        }
         Ok(MessageStream::new(rx))
     }
 
@@ -162,20 +212,27 @@ impl Driver for RedisDriver {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&chan);
-        let mut conn = self.conn.clone();
-        within(self.timeout, conn.unsubscribe(&chan)).await
+        match self.conn.clone() {
+            Conn::Single(mut conn) => within(self.timeout, conn.unsubscribe(&chan)).await,
+            #[cfg(feature = "cluster")]
+            Conn::Cluster(mut conn) => within(self.timeout, conn.sunsubscribe(&chan)).await,
+        }
     }
 
     async fn num_serv(&self, chan: &str) -> Result<u16, Self::Error> {
-        let mut conn = self.conn.clone();
-        let (_, count): (String, u16) = within(
-            self.timeout,
-            redis::cmd("PUBSUB")
-                .arg("NUMSUB")
-                .arg(chan)
-                .query_async(&mut conn),
-        )
-        .await?;
+        let (_, count): (String, u16) = match self.conn.clone() {
+            Conn::Single(mut conn) => {
+                let mut query = redis::cmd("PUBSUB");
+                query.arg("NUMSUB").arg(chan);
+                within(self.timeout, query.query_async(&mut conn)).await?
+            }
+            #[cfg(feature = "cluster")]
+            Conn::Cluster(mut conn) => {
+                let mut query = redis::cmd("PUBSUB");
+                query.arg("SHARDNUMSUB").arg(chan);
+                within(self.timeout, query.query_async(&mut conn)).await?
+            }
+        };
         Ok(count)
     }
 }

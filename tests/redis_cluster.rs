@@ -1,0 +1,178 @@
+//! Servers and an emitter on a real 3-master Redis Cluster, with sharded
+//! pub/sub. Needs the `redis-cluster` feature (the test script enables it).
+#![cfg(feature = "redis-cluster")]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use fast_app::prelude::*;
+use fast_app::redis::{RedisAdapter, RedisConfig};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use socketio_test_client::Client;
+
+#[namespace("/")]
+#[rooms(ChatRoom)]
+struct Root;
+
+#[derive(Clone, Room, Deserialize)]
+struct ChatRoom {
+    chat_id: u64,
+}
+
+#[derive(Serialize, BroadcastEvent)]
+#[broadcast(on = ChatRoom { chat_id: self.chat_id })]
+struct Said {
+    chat_id: u64,
+    text: String,
+}
+
+/// Three `redis-server --cluster-enabled yes` joined by `redis-cli --cluster create`.
+struct Cluster {
+    ports: Vec<u16>,
+    nodes: Vec<Child>,
+    dir: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Cluster {
+    fn start() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("fast-app-cluster-{}-{}", std::process::id(), free_port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Cluster nodes also listen on port + 10000: keep both free.
+        let ports: Vec<u16> = std::iter::repeat_with(free_port)
+            .filter(|p| *p < 55_000)
+            .take(3)
+            .collect();
+        let mut cluster = Self {
+            ports: ports.clone(),
+            nodes: Vec::new(),
+            dir,
+        };
+        for port in &ports {
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--cluster-enabled", "yes", "--cluster-config-file"])
+                .arg(cluster.dir.join(format!("nodes-{port}.conf")))
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(&cluster.dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server runs (install it with `apt-get install redis-server`)");
+            cluster.nodes.push(child);
+        }
+        for port in &ports {
+            cluster.wait_for(*port, "PING", "PONG");
+        }
+        let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli runs");
+        assert!(created.status.success(), "cluster create: {created:?}");
+        for port in &ports {
+            cluster.wait_for(*port, "CLUSTER INFO", "cluster_state:ok");
+        }
+        cluster
+    }
+
+    fn wait_for(&self, port: u16, command: &str, expected: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let out = Command::new("redis-cli")
+                .args(["-p", &port.to_string()])
+                .args(command.split(' '))
+                .output();
+            if out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(expected)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("redis node {port} never answered `{command}` with `{expected}`");
+    }
+
+    fn config(&self, prefix: &str) -> RedisConfig {
+        RedisConfig::cluster(self.ports.iter().map(|p| format!("redis://127.0.0.1:{p}"))).with_prefix(prefix)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            let _ = node.kill();
+            let _ = node.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn serve(config: &RedisConfig) -> (String, fast_app::Server<RedisAdapter>) {
+    let server = Server::builder()
+        .install_broadcaster(false)
+        .build_redis(config)
+        .await
+        .expect("cluster-mode server builds");
+    let app: axum::Router = axum::Router::new().layer(server.layer());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, server)
+}
+
+async fn member(url: &str) -> Client {
+    let mut client = Client::builder(url)
+        .auth(json!({ "token": "t" }))
+        .connect()
+        .await
+        .unwrap();
+    join(&mut client, "chat", json!({ "chat_id": 7 }), "chat|7").await;
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_and_an_emitter_share_broadcasts_on_a_cluster() {
+    let cluster = Cluster::start();
+    let config = cluster.config("cluster-app");
+    let ((url_a, a), (url_b, _b)) = (serve(&config).await, serve(&config).await);
+    let (mut on_a, mut on_b) = (member(&url_a).await, member(&url_b).await);
+
+    let event = Said {
+        chat_id: 7,
+        text: "from a".into(),
+    };
+    assert!(a.broadcaster().broadcast(&event).await.unwrap());
+    let payload = json!({ "chat_id": 7, "text": "from a" });
+    assert_eq!(expect(&mut on_a, "said").await, payload);
+    assert_eq!(expect(&mut on_b, "said").await, payload);
+
+    let emitter = Broadcaster::redis_emitter(&config)
+        .await
+        .expect("emitter on the cluster");
+    let event = Said {
+        chat_id: 7,
+        text: "from a job".into(),
+    };
+    assert!(emitter.broadcast(&event).await.unwrap());
+    let payload = json!({ "chat_id": 7, "text": "from a job" });
+    assert_eq!(expect(&mut on_a, "said").await, payload);
+    assert_eq!(expect(&mut on_b, "said").await, payload);
+    silent(&mut on_a).await;
+    silent(&mut on_b).await;
+}
