@@ -11,27 +11,8 @@ mod common;
 
 use common::*;
 use fast_app::Server;
-use serde_json::{Value, json};
+use serde_json::json;
 use socketio_test_client::Client;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Sends one HTTP/1.1 request and returns the status code and body.
-async fn http_request(url: &str, method: &str, path: &str, body: &Value) -> (u16, Value) {
-    let addr = url.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("http connect");
-    let body = body.to_string();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("http write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("http read");
-    let status = response[9..12].parse().expect("status code");
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn the_chat_example_follows_its_documented_policy() {

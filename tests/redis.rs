@@ -218,3 +218,18 @@ async fn starting_with_redis_unreachable_is_one_clear_error_naming_the_url() {
         .expect("the emitter returned instead of hanging");
     assert!(matches!(emitter, Err(ServerError::Redis { .. })));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_startup_wait_a_server_waits_for_redis_to_come_up() {
+    let mut redis = RedisServer::start();
+    redis.stop();
+    let config = config(&redis, "late").with_startup_wait(Duration::from_secs(20));
+    let starting = tokio::spawn(async move { Node::start(&config).await });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!starting.is_finished(), "still waiting for Redis");
+    redis.restart();
+    let node = starting.await.expect("started once Redis was up");
+    let mut member = node.member("late-alice").await;
+    node.server.broadcaster().broadcast(&said("late")).await.unwrap();
+    receives(&mut member, "late").await;
+}

@@ -27,6 +27,7 @@ pub struct RedisConfig {
     timeout: Duration,
     stream_buffer_size: usize,
     request_timeout: Duration,
+    startup_wait: Duration,
 }
 
 impl RedisConfig {
@@ -41,6 +42,7 @@ impl RedisConfig {
             timeout: Duration::from_secs(2),
             stream_buffer_size: 65_536,
             request_timeout: Duration::from_secs(5),
+            startup_wait: Duration::ZERO,
         }
     }
 
@@ -98,6 +100,18 @@ impl RedisConfig {
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
+    }
+
+    /// How long a server or emitter that finds Redis unreachable at start-up
+    /// keeps retrying before it fails (default: it fails at once).
+    pub fn with_startup_wait(mut self, wait: Duration) -> Self {
+        self.startup_wait = wait;
+        self
+    }
+
+    /// The start-up wait.
+    pub fn startup_wait(&self) -> Duration {
+        self.startup_wait
     }
 
     /// The URL, RESP3 included.

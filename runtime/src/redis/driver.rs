@@ -69,6 +69,19 @@ impl RedisDriver {
     }
 
     async fn open(config: &RedisConfig, publish_only: bool) -> Result<Self, RedisDriverError> {
+        let deadline = tokio::time::Instant::now() + config.startup_wait();
+        loop {
+            match Self::open_once(config, publish_only).await {
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    tracing::warn!(url = %config.display_url(), "fast-app: redis unreachable, retrying: {e}");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn open_once(config: &RedisConfig, publish_only: bool) -> Result<Self, RedisDriverError> {
         let handlers = Handlers::default();
         let dropped = Arc::new(AtomicU64::new(0));
         let push = (!publish_only).then(|| {
