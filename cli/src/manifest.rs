@@ -1,0 +1,92 @@
+//! Adds the dependencies the generated code needs to Cargo.toml.
+
+use std::path::Path;
+
+use toml_edit::{DocumentMut, InlineTable, Item, Value};
+
+use crate::project::Error;
+
+/// One dependency line to add.
+pub struct Dependency {
+    pub name: &'static str,
+    pub spec: Value,
+}
+
+/// The dependencies of the generated code, `fast-app` at `fast_app_path`
+/// (a version requirement when none is known).
+pub fn needed(fast_app_path: Option<&Path>) -> Vec<Dependency> {
+    let fast_app = match fast_app_path {
+        Some(path) => {
+            let mut table = InlineTable::new();
+            table.insert("path", path.display().to_string().into());
+            Value::InlineTable(table)
+        }
+        None => "0.1".into(),
+    };
+    let with_features = |version: &str, features: &[&str]| {
+        let mut table = InlineTable::new();
+        table.insert("version", version.into());
+        let mut list = toml_edit::Array::new();
+        features.iter().for_each(|f| list.push(*f));
+        table.insert("features", Value::Array(list));
+        Value::InlineTable(table)
+    };
+    vec![
+        Dependency {
+            name: "fast-app",
+            spec: fast_app,
+        },
+        Dependency {
+            name: "axum",
+            spec: "0.8".into(),
+        },
+        Dependency {
+            name: "tokio",
+            spec: with_features("1", &["full"]),
+        },
+        Dependency {
+            name: "serde",
+            spec: with_features("1", &["derive"]),
+        },
+        Dependency {
+            name: "serde_json",
+            spec: "1".into(),
+        },
+    ]
+}
+
+/// `manifest` with the missing `deps` added, and the lines that were added.
+pub fn add(manifest: &str, deps: &[Dependency]) -> Result<(String, Vec<String>), Error> {
+    let mut doc: DocumentMut = manifest.parse().map_err(|e| Error::Manifest(format!("{e}")))?;
+    let table = doc
+        .entry("dependencies")
+        .or_insert_with(toml_edit::table)
+        .as_table_like_mut()
+        .ok_or_else(|| Error::Manifest("[dependencies] is not a table".into()))?;
+    let mut added = Vec::new();
+    for dep in deps {
+        if !table.contains_key(dep.name) {
+            table.insert(dep.name, Item::Value(dep.spec.clone()));
+            added.push(format!("{} = {}", dep.name, dep.spec.to_string().trim()));
+        }
+    }
+    Ok((doc.to_string(), added))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adds_only_what_is_missing_and_keeps_the_rest() {
+        let manifest = "[package]\nname = \"app\" # mine\n\n[dependencies]\nserde = \"1.0.100\"\n";
+        let (out, added) = add(manifest, &needed(Some(Path::new("/x/fast-app")))).unwrap();
+        assert!(out.contains("name = \"app\" # mine"));
+        assert!(out.contains("serde = \"1.0.100\""), "kept the user's serde");
+        assert!(out.contains("fast-app = { path = \"/x/fast-app\" }"));
+        assert_eq!(added.len(), 4);
+        let (again, added) = add(&out, &needed(None)).unwrap();
+        assert_eq!(again, out, "nothing twice");
+        assert!(added.is_empty());
+    }
+}

@@ -1,0 +1,3 @@
+//! Helpers shared by namespaces and rooms.
+
+pub mod authentication;

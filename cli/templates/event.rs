@@ -1,0 +1,17 @@
+//! The `__name__` broadcast event.
+
+use fast_app::prelude::*;
+use serde::Serialize;
+
+/// Sent to clients as `__name__`, with the struct as its payload.
+///
+/// Say where it goes with `on = ...` (a room name, or a room served by a
+/// namespace, e.g. `on = ChatRoom { id: self.id }`), what it carries with
+/// `as = ...`, and whether to send it with `when = ...`. Broadcast it with
+/// `fast_app::broadcast(&__Name__ { id }).await?`.
+#[derive(Debug, Clone, Serialize, BroadcastEvent)]
+#[broadcast(on = "__name__")]
+pub struct __Name__ {
+    /// What the event is about.
+    pub id: u64,
+}

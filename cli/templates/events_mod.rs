@@ -1,0 +1,1 @@
+//! Broadcast events: `fast-app make broadcast_event UpdateChat` adds one here.

@@ -1,0 +1,3 @@
+//! Socket.IO namespaces: each lists the rooms it serves.
+
+pub mod global_namespace;

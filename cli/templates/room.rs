@@ -1,0 +1,23 @@
+//! The `__key__` room: clients emit `join___key__` / `leave___key__` with
+//! its identifiers, e.g. `{"id": 42}`, and it is named `__key__|42`.
+
+use fast_app::prelude::*;
+use serde::Deserialize;
+
+use crate::socketio::common::authentication::current_user;
+
+/// Serve it from a namespace: add `__Name__` to its `#[rooms(...)]`.
+#[derive(Debug, Clone, Room, Deserialize)]
+#[room(can_join = Self::can_join)]
+pub struct __Name__ {
+    /// The room's identifier; every field is part of the room's name.
+    pub id: u64,
+}
+
+impl __Name__ {
+    /// Who may join. Replace with your policy, e.g. a membership lookup
+    /// for `current_user(session)`.
+    async fn can_join(&self, session: &Session) -> bool {
+        current_user(session).is_some()
+    }
+}

@@ -1,0 +1,1 @@
+//! Rooms: `fast-app make room ChatRoom` adds one here.

@@ -1,0 +1,40 @@
+//! Socket.IO server initialization.
+//!
+//! With `REDIS_SOCKETIO_URL` set, every process of the application shares
+//! broadcasts through Redis (`REDIS_SOCKETIO_PREFIX` keeps applications on
+//! one Redis apart); without it, the server runs alone on the in-process
+//! adapter.
+
+use std::error::Error;
+
+use fast_app::Server;
+use fast_app::redis::RedisConfig;
+
+/// The application's routes with the Socket.IO server mounted on them.
+///
+/// Every `#[namespace]` of this crate is served. Add your own HTTP routes
+/// to `routes` before the layer.
+pub async fn app(routes: axum::Router) -> Result<axum::Router, fast_app::ServerError> {
+    match std::env::var("REDIS_SOCKETIO_URL") {
+        Ok(_) => {
+            let server = Server::builder().build_redis(&RedisConfig::from_env()).await?;
+            Ok(routes.layer(server.layer()))
+        }
+        Err(_) => {
+            let server = Server::builder().build().await?;
+            Ok(routes.layer(server.layer()))
+        }
+    }
+}
+
+/// Serves the application on `address` (e.g. `127.0.0.1:3000`) until Ctrl-C.
+pub async fn serve(address: &str) -> Result<(), Box<dyn Error>> {
+    let app = app(axum::Router::new()).await?;
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! The Socket.IO side of the application: namespaces, rooms and broadcast
+//! events, declared with fast-app.
+//!
+//! Add rooms and events with `fast-app make room ChatRoom` and
+//! `fast-app make broadcast_event UpdateChat`.
+
+pub mod common;
+pub mod events;
+pub mod namespaces;
+pub mod rooms;
+pub mod server;

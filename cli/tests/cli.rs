@@ -1,0 +1,215 @@
+//! The `fast-app` command, run as users run it, on temporary cargo projects.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fast_app(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fast-app"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("fast-app runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn refused(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The workspace root: the `fast-app` crate the generated project depends on.
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// An empty binary package, as `cargo new app` makes it.
+fn new_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("src/main.rs"), "fn main() {}\n").unwrap();
+    dir
+}
+
+fn publish(dir: &Path) -> String {
+    let path = workspace();
+    ok(&fast_app(
+        dir,
+        &["publish", "socketio", "--fast-app-path", path.to_str().unwrap()],
+    ))
+}
+
+#[test]
+fn outside_a_cargo_project_it_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = refused(&fast_app(dir.path(), &["publish", "socketio"]));
+    assert!(
+        err.contains("not inside a cargo project") && err.contains("cargo new"),
+        "{err}"
+    );
+}
+
+#[test]
+fn make_before_publish_says_to_publish_first() {
+    let project = new_project();
+    let err = refused(&fast_app(project.path(), &["make", "room", "ChatRoom"]));
+    assert!(err.contains("fast-app publish socketio"), "{err}");
+}
+
+#[test]
+fn publish_scaffolds_the_layout_and_the_dependencies() {
+    let project = new_project();
+    let report = publish(project.path());
+    for file in [
+        "src/socketio/mod.rs",
+        "src/socketio/server.rs",
+        "src/socketio/common/authentication.rs",
+        "src/socketio/namespaces/mod.rs",
+        "src/socketio/namespaces/global_namespace.rs",
+        "src/socketio/events/mod.rs",
+        "src/socketio/rooms/mod.rs",
+    ] {
+        assert!(project.path().join(file).is_file(), "{file} missing");
+        assert!(report.contains(file), "{report}");
+    }
+    assert!(
+        report.contains("mod socketio;"),
+        "tells what to add to main.rs: {report}"
+    );
+    let manifest = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
+    for dep in [
+        "fast-app = { path = ",
+        "axum = ",
+        "tokio = ",
+        "serde = ",
+        "serde_json = ",
+    ] {
+        assert!(manifest.contains(dep), "{dep} missing from\n{manifest}");
+    }
+    // Again: nothing is overwritten without --force.
+    let err = refused(&fast_app(project.path(), &["publish", "socketio"]));
+    assert!(err.contains("already exists") && err.contains("--force"), "{err}");
+}
+
+#[test]
+fn names_in_either_case_make_the_same_file_and_bad_names_are_refused() {
+    let project = new_project();
+    publish(project.path());
+    let report = ok(&fast_app(project.path(), &["make", "room", "chat_room"]));
+    assert!(report.contains("src/socketio/rooms/chat_room.rs"), "{report}");
+    let room = std::fs::read_to_string(project.path().join("src/socketio/rooms/chat_room.rs")).unwrap();
+    assert!(room.contains("pub struct ChatRoom"), "{room}");
+    let err = refused(&fast_app(project.path(), &["make", "room", "ChatRoom"]));
+    assert!(err.contains("already exists"), "{err}");
+    // --force overwrites, and the `mod` line is still there once.
+    ok(&fast_app(
+        project.path(),
+        &["make", "room", "ChatRoom", "--force"],
+    ));
+    let rooms = std::fs::read_to_string(project.path().join("src/socketio/rooms/mod.rs")).unwrap();
+    assert_eq!(rooms.matches("pub mod chat_room;").count(), 1, "{rooms}");
+
+    for bad in ["9lives", "chat-room", "type", "Self", ""] {
+        let err = refused(&fast_app(project.path(), &["make", "broadcast_event", bad]));
+        assert!(err.contains("invalid name"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn dry_run_shows_what_would_be_written_and_writes_nothing() {
+    let project = new_project();
+    let before = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
+    let report = ok(&fast_app(project.path(), &["publish", "socketio", "--dry-run"]));
+    assert!(report.contains("would write src/socketio/server.rs"), "{report}");
+    assert!(report.contains("would add to Cargo.toml: fast-app"), "{report}");
+    assert!(!project.path().join("src/socketio").exists());
+    assert_eq!(
+        std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap(),
+        before
+    );
+}
+
+/// The whole walk-through, then one `cargo check` of the generated project.
+#[test]
+fn a_generated_project_compiles() {
+    let project = new_project();
+    let dir = project.path();
+    publish(dir);
+    ok(&fast_app(dir, &["make", "room", "ChatRoom"]));
+    ok(&fast_app(dir, &["make", "broadcast_event", "UpdateChat"]));
+    let report = ok(&fast_app(dir, &["make", "namespace", "AdminNamespace"]));
+    assert!(
+        report.contains("src/socketio/namespaces/admin_namespace.rs"),
+        "{report}"
+    );
+    let admin = std::fs::read_to_string(dir.join("src/socketio/namespaces/admin_namespace.rs")).unwrap();
+    assert!(admin.contains("#[namespace(\"/admin\""), "{admin}");
+
+    // What the printed next steps say to do: serve the room, target it, serve the app.
+    let global = dir.join("src/socketio/namespaces/global_namespace.rs");
+    let text = std::fs::read_to_string(&global)
+        .unwrap()
+        .replace("#[rooms()]", "#[rooms(ChatRoom)]")
+        .replace(
+            "use fast_app::prelude::*;",
+            "use fast_app::prelude::*;\n\nuse crate::socketio::rooms::chat_room::ChatRoom;",
+        );
+    std::fs::write(&global, text).unwrap();
+    let event = dir.join("src/socketio/events/update_chat.rs");
+    let text = std::fs::read_to_string(&event)
+        .unwrap()
+        .replace(
+            "#[broadcast(on = \"update_chat\")]",
+            "#[broadcast(on = ChatRoom { id: self.id })]",
+        )
+        .replace(
+            "use serde::Serialize;",
+            "use serde::Serialize;\n\nuse crate::socketio::rooms::chat_room::ChatRoom;",
+        );
+    std::fs::write(&event, text).unwrap();
+    std::fs::write(
+        dir.join("src/main.rs"),
+        "mod socketio;\n\n#[tokio::main]\nasync fn main() -> Result<(), Box<dyn std::error::Error>> {\n    \
+         let _ = socketio::events::update_chat::UpdateChat { id: 1 };\n    \
+         socketio::server::serve(\"127.0.0.1:3000\").await\n}\n",
+    )
+    .unwrap();
+    // Same dependency versions as this workspace.
+    std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+
+    let check = Command::new(env!("CARGO"))
+        .args(["check", "--quiet", "--message-format=short"])
+        .current_dir(dir)
+        .env(
+            "CARGO_TARGET_DIR",
+            workspace().join("target").join("generated-project"),
+        )
+        .output()
+        .expect("cargo runs");
+    assert!(
+        check.status.success(),
+        "the generated project does not compile:\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let warnings = String::from_utf8_lossy(&check.stderr);
+    assert!(!warnings.contains("warning"), "generated code warns:\n{warnings}");
+}
