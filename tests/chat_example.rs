@@ -70,7 +70,7 @@ async fn the_chat_example_follows_its_documented_policy() {
         .emit_with_ack("send_message", json!({ "chat_id": 1, "text": "hi bob" }), WAIT)
         .await
         .unwrap();
-    assert_eq!(ack[0], json!("sent"));
+    assert_eq!(ack, [json!({ "sent": true })]);
     let message = json!({ "chat_id": 1, "user": "alice", "text": "hi bob" });
     assert_eq!(expect(&mut alice, "message_sent").await, message);
     assert_eq!(expect(&mut bob, "message_sent").await, message);

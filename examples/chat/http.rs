@@ -2,7 +2,8 @@
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::routing::{post, put};
+use axum::response::Html;
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use fast_app::broadcast;
 use serde::Deserialize;
@@ -12,8 +13,14 @@ use crate::socketio::{Chat, MessageSent, UpdateChat};
 
 pub fn routes() -> Router {
     Router::new()
+        .route("/", get(page))
         .route("/chats/{id}/messages", post(post_message))
         .route("/chats/{id}", put(put_chat))
+}
+
+/// The chat page: pick a name, join a chat, send and receive messages.
+async fn page() -> Html<&'static str> {
+    Html(include_str!("page/index.html"))
 }
 
 #[derive(Deserialize)]

@@ -21,11 +21,13 @@
 //!   from the session, so nobody can join someone else's.
 //! - `send_message {"chat_id": N, "text": "..."}`: a member of chat N sends a
 //!   message; everyone in the chat receives `message_sent`
-//!   `{"chat_id", "user", "text"}`.
+//!   `{"chat_id", "user", "text"}`, and the sender's acknowledgement is
+//!   `{"sent": true}` (or the `error` payload, e.g. for a non-member).
 //! - `POST /chats/{id}/messages` with JSON `{"user", "text"}` broadcasts the
 //!   same event from outside Socket.IO (an HTTP handler, a job...).
 //! - `PUT /chats/{id}` with JSON `{"title", "archived"}` broadcasts
 //!   `update_chat` to the chat, unless the chat is archived.
+//! - `GET /` is a chat page for people: pick a name, join a chat, talk.
 
 mod http;
 mod socketio;
@@ -67,8 +69,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     tracing::info!(
-        "chat: listening on http://127.0.0.1:{port}; connect a Socket.IO client to namespace `/` \
-         with auth {{\"token\": \"<your name>\"}}, then emit `join_chat` {{\"chat_id\": 1}}"
+        "chat: open http://127.0.0.1:{port}/ in a browser, or connect a Socket.IO client to \
+         namespace `/` with auth {{\"token\": \"<your name>\"}}, then emit `join_chat` {{\"chat_id\": 1}}"
     );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

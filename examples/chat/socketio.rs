@@ -122,14 +122,14 @@ async fn send_message<A: Adapter>(
         Err(e) => Err(json!({ "type": "validation_error", "msg": e.to_string() })),
         Ok(message) => deliver(&socket, message).await,
     };
-    let (event, body) = match outcome {
-        Ok(()) => ("sent", json!({})),
-        Err(error) => ("error", error),
+    let body = match outcome {
+        Ok(()) => json!({ "sent": true }),
+        Err(error) => {
+            let _ = socket.emit("error", &error);
+            error
+        }
     };
-    if event == "error" {
-        let _ = socket.emit(event, &body);
-    }
-    let _ = ack.send(&(event, &body));
+    let _ = ack.send(&body);
 }
 
 async fn deliver<A: Adapter>(socket: &SocketRef<A>, message: SendMessage) -> Result<(), Value> {

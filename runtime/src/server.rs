@@ -354,8 +354,8 @@ fn session_of<A: Adapter>(socket: &SocketRef<A>) -> Session {
     socket.extensions.get::<Session>().unwrap_or_default()
 }
 
-/// Answers a join or leave: the outcome event, and the same as the
-/// acknowledgement (`[event, body]`) when the client asked for one.
+/// Answers a join or leave: the outcome event, and its payload as the
+/// acknowledgement when the client asked for one.
 fn reply<A: Adapter>(
     socket: &SocketRef<A>,
     ack: AckSender<A>,
@@ -370,7 +370,7 @@ fn reply<A: Adapter>(
     if let Err(e) = socket.emit(event, &body) {
         tracing::warn!(socket = %socket.id, event, "fast-app: reply not sent: {e}");
     }
-    if let Err(e) = ack.send(&(event, &body)) {
+    if let Err(e) = ack.send(&body) {
         tracing::warn!(socket = %socket.id, event, "fast-app: acknowledgement not sent: {e}");
     }
 }

@@ -1,0 +1,92 @@
+// The chat example against the official socket.io-client.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startChat, startRedis, runWorker, connect, next, collect } from "./harness.mjs";
+
+let chat;
+before(async () => { chat = await startChat(); });
+after(() => chat?.stop());
+
+test("a client without a token is refused with the server's message", async () => {
+  await assert.rejects(connect(chat.url, {}), { message: "No access token provided" });
+  await assert.rejects(connect(chat.url, { token: "" }), { message: "No access token provided" });
+});
+
+test("join_chat answers joined with the room, and acknowledges the same", async () => {
+  const alice = await connect(chat.url, { token: "alice" });
+  const joined = next(alice, "joined");
+  const ack = await alice.emitWithAck("join_chat", { chat_id: 1 });
+  assert.deepEqual(ack, { room: "chat|1" });
+  assert.deepEqual(await joined, [{ room: "chat|1" }]);
+  alice.close();
+});
+
+test("forbidden and invalid joins get the protocol's error replies", async () => {
+  const eve = await connect(chat.url, { token: "eve" });
+  const forbidden = next(eve, "error");
+  assert.deepEqual(await eve.emitWithAck("join_chat", { chat_id: 1000 }), { type: "forbidden", room: "chat|1000" });
+  assert.deepEqual(await forbidden, [{ type: "forbidden", room: "chat|1000" }]);
+  const body = await eve.emitWithAck("join_chat", { chat_id: "one" });
+  assert.equal(body.type, "validation_error");
+  assert.ok(body.msg.length > 0);
+  eve.close();
+});
+
+test("broadcasts reach the room's members only, and stop after leave_chat", async () => {
+  const alice = await connect(chat.url, { token: "alice" });
+  const bob = await connect(chat.url, { token: "bob" });
+  const carol = await connect(chat.url, { token: "carol" });
+  await alice.emitWithAck("join_chat", { chat_id: 7 });
+  await bob.emitWithAck("join_chat", { chat_id: 7 });
+  await carol.emitWithAck("join_chat", { chat_id: 8 });
+
+  const toBob = next(bob, "message_sent");
+  const toCarol = collect(carol, "message_sent");
+  assert.deepEqual(await alice.emitWithAck("send_message", { chat_id: 7, text: "hi" }), { sent: true });
+  assert.deepEqual(await toBob, [{ chat_id: 7, user: "alice", text: "hi" }]);
+  assert.deepEqual(await toCarol, []);
+
+  assert.deepEqual(await bob.emitWithAck("leave_chat", { chat_id: 7 }), { room: "chat|7" });
+  const afterLeave = collect(bob, "message_sent");
+  await alice.emitWithAck("send_message", { chat_id: 7, text: "gone?" });
+  assert.deepEqual(await afterLeave, []);
+  for (const s of [alice, bob, carol]) s.close();
+});
+
+test("a broadcast from the HTTP endpoint reaches the chat", async () => {
+  const alice = await connect(chat.url, { token: "alice" });
+  await alice.emitWithAck("join_chat", { chat_id: 9 });
+  const got = next(alice, "message_sent");
+  const response = await fetch(`${chat.url}/chats/9/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user: "ops", text: "from http" }),
+  });
+  assert.equal(response.status, 202);
+  assert.deepEqual(await response.json(), { sent: true });
+  assert.deepEqual(await got, [{ chat_id: 9, user: "ops", text: "from http" }]);
+  alice.close();
+});
+
+test("with Redis, clients on two servers receive what the worker process broadcasts", async () => {
+  const redis = await startRedis();
+  const env = { REDIS_SOCKETIO_URL: redis.url, REDIS_SOCKETIO_PREFIX: "interop-js" };
+  const [one, two] = [await startChat(env), await startChat(env)];
+  try {
+    const alice = await connect(one.url, { token: "alice" });
+    const bob = await connect(two.url, { token: "bob" });
+    await alice.emitWithAck("join_chat", { chat_id: 3 });
+    await bob.emitWithAck("join_chat", { chat_id: 3 });
+    const [toAlice, toBob] = [next(alice, "message_sent"), next(bob, "message_sent")];
+    runWorker(env, 3, "from the worker");
+    const expected = [{ chat_id: 3, user: "worker", text: "from the worker" }];
+    assert.deepEqual(await toAlice, expected);
+    assert.deepEqual(await toBob, expected);
+    alice.close();
+    bob.close();
+  } finally {
+    one.stop();
+    two.stop();
+    redis.stop();
+  }
+});
