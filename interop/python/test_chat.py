@@ -1,0 +1,98 @@
+"""The chat example against python-socketio's AsyncClient, the client FastApp's users run."""
+
+import asyncio
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import socketio
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = Path(os.environ.get("EXAMPLES_DIR", ROOT / "target" / "debug" / "examples"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chat_url():
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "RUST_LOG": "warn"}
+    env.pop("REDIS_SOCKETIO_URL", None)
+    server = subprocess.Popen([EXAMPLES / "chat"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        server.kill()
+        raise RuntimeError("the chat example did not start")
+    yield f"http://127.0.0.1:{port}"
+    server.kill()
+    server.wait()
+
+
+async def connect(url, token):
+    client = socketio.AsyncClient(reconnection=False)
+    events = asyncio.Queue()
+    client.on("*", lambda event, *args: events.put_nowait((event, list(args))))
+    await client.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
+    return client, events
+
+
+async def next_event(events, name):
+    event, args = await asyncio.wait_for(events.get(), 5)
+    assert event == name, (event, args)
+    return args[0] if args else None
+
+
+def test_a_client_without_a_token_is_refused_with_the_message(chat_url):
+    async def run():
+        client = socketio.AsyncClient(reconnection=False)
+        refusals = []
+        client.on("connect_error", lambda data: refusals.append(data))
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(chat_url, transports=["websocket"], wait_timeout=5)
+        assert refusals == [{"message": "No access token provided"}]
+
+    asyncio.run(run())
+
+
+def test_join_and_forbidden(chat_url):
+    async def run():
+        alice, events = await connect(chat_url, "alice")
+        ack = await alice.call("join_chat", {"chat_id": 4}, timeout=5)
+        assert ack == {"room": "chat|4"}
+        assert await next_event(events, "joined") == {"room": "chat|4"}
+        await alice.emit("join_chat", {"chat_id": 404})
+        assert await next_event(events, "error") == {"type": "forbidden", "room": "chat|404"}
+        await alice.disconnect()
+
+    asyncio.run(run())
+
+
+def test_members_receive_a_broadcast_and_others_do_not(chat_url):
+    async def run():
+        alice, alice_events = await connect(chat_url, "alice")
+        bob, bob_events = await connect(chat_url, "bob")
+        await alice.call("join_chat", {"chat_id": 5}, timeout=5)
+        await next_event(alice_events, "joined")
+        await bob.call("join_chat", {"chat_id": 6}, timeout=5)
+        await next_event(bob_events, "joined")
+        assert await alice.call("send_message", {"chat_id": 5, "text": "hi"}, timeout=5) == {"sent": True}
+        assert await next_event(alice_events, "message_sent") == {"chat_id": 5, "user": "alice", "text": "hi"}
+        await asyncio.sleep(0.3)
+        assert bob_events.empty()
+        await alice.disconnect()
+        await bob.disconnect()
+
+    asyncio.run(run())
