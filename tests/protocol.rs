@@ -211,7 +211,7 @@ async fn a_guard_saying_no_answers_forbidden_and_the_client_receives_nothing_of_
         .await
         .unwrap();
     let forbidden = json!({ "type": "forbidden", "room": "chat|1000" });
-    assert_eq!(ack, [forbidden.clone()]);
+    assert_eq!(ack, std::slice::from_ref(&forbidden));
     assert_eq!(expect(&mut eve, "error").await, forbidden);
     let news = ChatNews {
         chats: vec![1000],
