@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The fan-out benchmark: fast-app and the reference stacks (rust-raw, Node
+# socket.io, FastApp's python-socketio) one after another, in one run, on a
+# private redis-server. Usage: bash bench/run.sh [a|b|c|paced|all] [STACK...]
+# (default: all shapes, every stack). Results go to stdout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+anchors=$(realpath "${ANCHORS:-../shared/anchors}")
+work=target/bench
+shape=${1:-all}
+shift || true
+stacks=("$@")
+[ ${#stacks[@]} -gt 0 ] || stacks=(fast-app rust-raw node python)
+want() { local s; for s in "${stacks[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+mkdir -p "$work"
+
+cargo build --release -q -p fast-app-bench
+if want rust-raw; then
+  rm -rf "$work/rust-raw" && cp -r "$anchors/rust-raw" "$work/rust-raw" && chmod -R u+w "$work/rust-raw"
+  (cd "$work/rust-raw" && CARGO_TARGET_DIR=../rust-raw-target cargo build --release -q)
+fi
+if want node; then
+  rm -rf "$work/node" && cp -r "$anchors/node" "$work/node" && chmod -R u+w "$work/node"
+  (cd "$work/node" && npm ci --no-audit --no-fund --silent)
+fi
+if want python; then
+  rm -rf "$work/python" && cp -r "$anchors/python" "$work/python" && chmod -R u+w "$work/python"
+  [ -x "$work/py/bin/python" ] || python3 -m venv "$work/py"
+  "$work/py/bin/pip" install -q --disable-pip-version-check -r "$work/python/requirements.txt"
+fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+redis_pid=$!
+trap 'kill $redis_pid 2>/dev/null' EXIT
+until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
+ulimit -n 65536 2>/dev/null || true
+
+stack_args() {
+  local args=()
+  want fast-app && args+=(--stack "fast-app=target/release/fanout-server;;target/release/fanout-emitter")
+  want rust-raw && args+=(--stack "rust-raw=$work/rust-raw-target/release/server;;$work/rust-raw-target/release/emitter")
+  want node && args+=(--stack "node=node $work/node/server.js;;node $work/node/emitter.js")
+  [ "${1:-}" != no-python ] && want python && args+=(--stack "python=$work/py/bin/python $work/python/server.py;;$work/py/bin/python $work/python/emitter.py")
+  printf '%s\n' "${args[@]}"
+}
+run() { # clients rooms events rate [no-python]
+  mapfile -t args < <(stack_args "${5:-}")
+  target/release/fanout --redis "redis://127.0.0.1:$port/14" --clients "$1" --rooms "$2" --events "$3" --rate "$4" "${args[@]}"
+  echo
+}
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r); $(date -u +%F)"
+case $shape in a | all) run 1000 100 20000 0 ;; esac
+case $shape in b | all) run 200 1 2000 0 ;; esac
+case $shape in c | all) run 10000 1000 20000 0 no-python ;; esac
+case $shape in paced | all) run 1000 100 10000 1000 ;; esac
