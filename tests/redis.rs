@@ -12,25 +12,13 @@ use fast_app::prelude::*;
 use fast_app::redis::RedisConfig;
 use fast_app::{ServerError, redis::RedisAdapter};
 use redis_server::RedisServer;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use socketio_test_client::Client;
 
-#[namespace("/")]
-#[rooms(ChatRoom)]
-struct Root;
+#[path = "common/chat_app.rs"]
+mod chat_app;
 
-#[derive(Clone, Room, Deserialize)]
-struct ChatRoom {
-    chat_id: u64,
-}
-
-#[derive(Serialize, BroadcastEvent)]
-#[broadcast(on = ChatRoom { chat_id: self.chat_id })]
-struct Said {
-    chat_id: u64,
-    text: String,
-}
+use chat_app::Said;
 
 fn said(text: &str) -> Said {
     Said {

@@ -12,25 +12,13 @@ use std::time::{Duration, Instant};
 use common::*;
 use fast_app::prelude::*;
 use fast_app::redis::{RedisAdapter, RedisConfig};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use socketio_test_client::Client;
 
-#[namespace("/")]
-#[rooms(ChatRoom)]
-struct Root;
+#[path = "common/chat_app.rs"]
+mod chat_app;
 
-#[derive(Clone, Room, Deserialize)]
-struct ChatRoom {
-    chat_id: u64,
-}
-
-#[derive(Serialize, BroadcastEvent)]
-#[broadcast(on = ChatRoom { chat_id: self.chat_id })]
-struct Said {
-    chat_id: u64,
-    text: String,
-}
+use chat_app::Said;
 
 /// Three `redis-server --cluster-enabled yes` joined by `redis-cli --cluster create`.
 struct Cluster {

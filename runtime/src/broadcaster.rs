@@ -106,10 +106,7 @@ impl Broadcaster {
     pub async fn redis_emitter(config: &RedisConfig) -> Result<Self, ServerError> {
         let driver = RedisDriver::publish_only(config)
             .await
-            .map_err(|e| ServerError::Redis {
-                url: config.display_url(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| ServerError::redis(config, e))?;
         let (_service, io) = SocketIo::builder()
             .with_adapter::<RedisAdapter>(crate::redis::adapter_state(driver, config))
             .build_svc();

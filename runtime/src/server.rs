@@ -52,6 +52,16 @@ pub enum ServerError {
     },
 }
 
+impl ServerError {
+    /// Redis at `config` failed with `error`.
+    pub(crate) fn redis(config: &RedisConfig, error: impl std::fmt::Display) -> Self {
+        Self::Redis {
+            url: config.display_url(),
+            message: error.to_string(),
+        }
+    }
+}
+
 /// An adapter the server can mount namespaces on.
 ///
 /// Everything fast-app generates is generic over socketioxide's `Adapter`;
@@ -188,10 +198,7 @@ impl ServerBuilder {
         let namespaces = registry::check(namespaces)?;
         let driver = RedisDriver::connect(config)
             .await
-            .map_err(|e| ServerError::Redis {
-                url: config.display_url(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| ServerError::redis(config, e))?;
         let (layer, io) = self
             .socketio()
             .with_adapter::<RedisAdapter>(crate::redis::adapter_state(driver, config))
