@@ -2,7 +2,8 @@
 # The fan-out benchmark: fast-app and the reference stacks (rust-raw, Node
 # socket.io, FastApp's python-socketio) one after another, in one run, on a
 # private redis-server. Usage: bash bench/run.sh [a|b|c|paced|all] [STACK...]
-# (default: all shapes, every stack). Results go to stdout.
+# (default: all shapes, every stack). REPEAT=N runs every stack N times per
+# shape, rotating their order, and reports medians. Results go to stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 anchors=$(realpath "${ANCHORS:-../shared/anchors}")
@@ -46,7 +47,8 @@ stack_args() {
 }
 run() { # clients rooms events rate [no-python]
   mapfile -t args < <(stack_args "${5:-}")
-  target/release/fanout --redis "redis://127.0.0.1:$port/14" --clients "$1" --rooms "$2" --events "$3" --rate "$4" "${args[@]}"
+  target/release/fanout --redis "redis://127.0.0.1:$port/14" --repeat "${REPEAT:-1}" \
+    --clients "$1" --rooms "$2" --events "$3" --rate "$4" "${args[@]}"
   echo
 }
 

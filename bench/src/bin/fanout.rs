@@ -5,8 +5,10 @@
 //! peak RSS and CPU seconds; then the ratios between stacks.
 //!
 //! ```text
-//! fanout --clients 1000 --rooms 100 --events 20000 [--rate 0] --stack NAME=SERVER_CMD;;EMITTER_CMD ...
+//! fanout --clients 1000 --rooms 100 --events 20000 [--rate 0] [--repeat 3] --stack NAME=SERVER_CMD;;EMITTER_CMD ...
 //! ```
+//! With `--repeat N`, every stack runs N times, the order of the stacks
+//! rotated each round, and the ratios come from the medians.
 //! `bench/run.sh` sets up the reference stacks and passes their commands.
 
 use std::collections::HashMap;
@@ -32,6 +34,7 @@ struct Args {
     events: u64,
     rate: f64,
     redis: String,
+    repeat: usize,
     stacks: Vec<Stack>,
 }
 
@@ -42,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
         events: 20000,
         rate: 0.0,
         redis: "redis://127.0.0.1:6379/14".into(),
+        repeat: 1,
         stacks: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -53,6 +57,7 @@ fn parse_args() -> Result<Args, String> {
             "--events" => args.events = value()?.parse().map_err(|e| format!("--events: {e}"))?,
             "--rate" => args.rate = value()?.parse().map_err(|e| format!("--rate: {e}"))?,
             "--redis" => args.redis = value()?,
+            "--repeat" => args.repeat = value()?.parse().map_err(|e| format!("--repeat: {e}"))?,
             "--stack" => {
                 let spec = value()?;
                 let (name, cmds) = spec.split_once('=').ok_or("--stack NAME=SERVER;;EMITTER")?;
@@ -310,6 +315,42 @@ async fn run_stack(args: &Args, stack: &Stack) -> Report {
     }
 }
 
+impl Report {
+    fn rate(&self) -> f64 {
+        self.deliveries as f64 / self.seconds
+    }
+
+    fn print(&self, label: &str) {
+        println!(
+            "{:<10} {label:<6} deliveries/s {:>10.0}  delivered {}/{}  lost {}  dup {}  p50 {:.2} ms  p99 {:.2} ms  \
+             max {:.2} ms  rss {:.0} MB  cpu {:.2} s  deliveries/cpu-s {:.0}   [{}]",
+            self.name,
+            self.rate(),
+            self.deliveries,
+            self.expected,
+            self.lost,
+            self.duplicated,
+            self.p50 as f64 / 1000.0,
+            self.p99 as f64 / 1000.0,
+            self.max as f64 / 1000.0,
+            self.rss_mb,
+            self.cpu,
+            self.deliveries as f64 / self.cpu.max(0.001),
+            self.emit
+        );
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args = match parse_args() {
@@ -330,37 +371,45 @@ async fn main() {
             " (burst)".into()
         }
     );
-    let mut reports = Vec::new();
-    for stack in &args.stacks {
-        let report = run_stack(&args, stack).await;
-        println!(
-            "{:<10} deliveries/s {:>10.0}  delivered {}/{}  lost {}  dup {}  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  \
-             rss {:.0} MB  cpu {:.2} s  deliveries/cpu-s {:.0}   [{}]",
-            report.name,
-            report.deliveries as f64 / report.seconds,
-            report.deliveries,
-            report.expected,
-            report.lost,
-            report.duplicated,
-            report.p50 as f64 / 1000.0,
-            report.p99 as f64 / 1000.0,
-            report.max as f64 / 1000.0,
-            report.rss_mb,
-            report.cpu,
-            report.deliveries as f64 / report.cpu.max(0.001),
-            report.emit
-        );
-        reports.push(report);
+    let n = args.stacks.len();
+    let mut runs: Vec<Vec<Report>> = (0..n).map(|_| Vec::new()).collect();
+    for round in 0..args.repeat.max(1) {
+        for k in 0..n {
+            let i = (k + round) % n;
+            let report = run_stack(&args, &args.stacks[i]).await;
+            report.print(&format!("run {}", round + 1));
+            runs[i].push(report);
+        }
     }
-    if let Some(base) = reports.iter().find(|r| r.name == "rust-raw") {
-        let base_rate = base.deliveries as f64 / base.seconds;
-        for r in &reports {
+    // Medians per stack; the ratios compare medians.
+    let med = |i: usize, f: &dyn Fn(&Report) -> f64| median(runs[i].iter().map(f).collect());
+    let base = args.stacks.iter().position(|s| s.name == "rust-raw");
+    for (i, stack) in args.stacks.iter().enumerate() {
+        let lost: u64 = runs[i].iter().map(|r| r.lost).sum();
+        let dup: u64 = runs[i].iter().map(|r| r.duplicated).sum();
+        println!(
+            "median {:<10} of {} runs: deliveries/s {:.0}  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  rss {:.0} MB  \
+             cpu {:.2} s  deliveries/cpu-s {:.0}  lost {lost}  dup {dup}",
+            stack.name,
+            runs[i].len(),
+            med(i, &Report::rate),
+            med(i, &|r| r.p50 as f64) / 1000.0,
+            med(i, &|r| r.p99 as f64) / 1000.0,
+            med(i, &|r| r.max as f64) / 1000.0,
+            med(i, &|r| r.rss_mb),
+            med(i, &|r| r.cpu),
+            med(i, &|r| r.deliveries as f64 / r.cpu.max(0.001)),
+        );
+    }
+    if let Some(b) = base {
+        for (i, stack) in args.stacks.iter().enumerate() {
             println!(
-                "ratio {:<10} throughput {:.2}x rust-raw, p99 {:.2}x, rss {:.2}x",
-                r.name,
-                (r.deliveries as f64 / r.seconds) / base_rate,
-                r.p99 as f64 / base.p99.max(1) as f64,
-                r.rss_mb / base.rss_mb.max(0.001)
+                "ratio {:<10} throughput {:.2}x rust-raw, p99 {:.2}x, rss {:.2}x, cpu {:.2}x (medians)",
+                stack.name,
+                med(i, &Report::rate) / med(b, &Report::rate),
+                med(i, &|r| r.p99 as f64) / med(b, &|r| r.p99 as f64).max(1.0),
+                med(i, &|r| r.rss_mb) / med(b, &|r| r.rss_mb).max(0.001),
+                med(i, &|r| r.cpu) / med(b, &|r| r.cpu).max(0.001),
             );
         }
     }
