@@ -18,10 +18,7 @@ use socketio_test_client::Client;
 async fn the_chat_example_follows_its_documented_policy() {
     // One server for the whole flow: the example broadcasts through the global broadcaster.
     let server = Server::builder().build().await.expect("chat server builds");
-    let app = http::routes().layer(server.layer());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = serve_on_loopback(http::routes().layer(server.layer())).await;
     let client = |token: &'static str| {
         let url = url.clone();
         async move {

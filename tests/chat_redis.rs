@@ -27,11 +27,7 @@ async fn chat_server(config: &RedisConfig, install: bool) -> String {
         .build_redis(config)
         .await
         .expect("chat server on redis");
-    let app = http::routes().layer(server.layer());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    serve_on_loopback(http::routes().layer(server.layer())).await
 }
 
 async fn in_chat_1(url: &str, name: &str) -> Client {

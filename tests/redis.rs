@@ -40,10 +40,7 @@ impl Node {
             .build_redis(config)
             .await
             .expect("redis-mode server builds");
-        let app: axum::Router = axum::Router::new().layer(server.layer());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = serve_on_loopback(axum::Router::new().layer(server.layer())).await;
         Self { url, server }
     }
 

@@ -14,6 +14,14 @@ pub const WAIT: Duration = Duration::from_secs(5);
 /// How long a test listens for something that should not happen.
 pub const QUIET: Duration = Duration::from_millis(300);
 
+/// Serves `app` on `127.0.0.1:<free port>` in the background; returns its URL.
+pub async fn serve_on_loopback(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
 /// A server serving this test binary's namespaces on `127.0.0.1:<free port>`.
 pub struct TestServer {
     pub url: String,
@@ -31,10 +39,7 @@ impl TestServer {
             .build()
             .await
             .expect("server builds");
-        let app: axum::Router = axum::Router::new().layer(server.layer());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("address"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = serve_on_loopback(axum::Router::new().layer(server.layer())).await;
         Self { url, server }
     }
 
