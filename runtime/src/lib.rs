@@ -8,6 +8,7 @@
 mod broadcaster;
 mod error;
 mod event;
+mod layer;
 mod namespace;
 pub mod redis;
 pub mod registry;
@@ -22,12 +23,15 @@ pub mod __private;
 pub use broadcaster::{Broadcaster, Recorded, Recording, Transport, broadcast};
 pub use error::{BroadcastError, ConnectError, InvalidRoomName, RegistryError, ValidationError};
 pub use event::BroadcastEvent;
+pub use layer::{CompactHead, ServerLayer};
 pub use namespace::{
     BoxFuture, ConnectOp, DisconnectOp, HandlerTable, Membership, Namespace, NamespaceDef, Refusal,
     RoomEntry, RoomOp, ServedRoom,
 };
 pub use room::{Room, RoomName, SEPARATOR};
-pub use server::{DEFAULT_MAX_BUFFER_SIZE, Server, ServerAdapter, ServerBuilder, ServerError};
+pub use server::{
+    DEFAULT_MAX_BUFFER_SIZE, DEFAULT_WS_READ_BUFFER_SIZE, Server, ServerAdapter, ServerBuilder, ServerError,
+};
 pub use session::Session;
 pub use targets::{DEFAULT_NAMESPACE, Group, IntoTargets, Target, Targets};
 

@@ -1,0 +1,170 @@
+//! The tower layer that serves Socket.IO on an axum `Router`.
+//!
+//! It is socketioxide's layer behind one step: the head of a Socket.IO
+//! request (URI and header values) is copied out of the connection's read
+//! buffer before socketioxide sees it. hyper parses a request head without
+//! copying, so its URI and header values point into the 8-16 kB buffer the
+//! connection read it into (so does the clone of the URI axum's router keeps
+//! in the request's extensions), and engineioxide keeps the head of the
+//! request that opened a session for as long as the session lives: without
+//! the copy, every connected client pins a whole read buffer for a few
+//! hundred bytes.
+
+use std::task::{Context, Poll};
+
+use axum::extract::OriginalUri;
+use axum::http::{HeaderMap, HeaderValue, Request, Uri};
+use socketioxide::adapter::Adapter;
+use socketioxide::layer::SocketIoLayer;
+use socketioxide::service::SocketIoService;
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// The path socketioxide serves (its default, which fast-app keeps).
+const SOCKET_IO_PATH: &str = "/socket.io";
+
+/// The layer [`Server::layer`](crate::Server::layer) returns: add it to an
+/// axum `Router` with `.layer(server.layer())`.
+pub struct ServerLayer<A: Adapter> {
+    inner: SocketIoLayer<A>,
+}
+
+impl<A: Adapter> ServerLayer<A> {
+    pub(crate) fn new(inner: SocketIoLayer<A>) -> Self {
+        Self { inner }
+    }
+}
+
+impl<A: Adapter> Clone for ServerLayer<A> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<S: Clone, A: Adapter> Layer<S> for ServerLayer<A> {
+    type Service = CompactHead<SocketIoService<S, A>>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CompactHead {
+            inner: self.inner.layer(inner),
+        }
+    }
+}
+
+/// A service that hands `S` Socket.IO requests whose head owns its memory
+/// (see [`ServerLayer`]); other requests pass through untouched.
+#[derive(Clone, Debug)]
+pub struct CompactHead<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for CompactHead<S>
+where
+    S: Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        self.inner.call(compact_head(req))
+    }
+}
+
+/// `req` with its URI and header values copied into allocations of their
+/// own, when it is a Socket.IO request.
+fn compact_head<B>(req: Request<B>) -> Request<B> {
+    if !req.uri().path().starts_with(SOCKET_IO_PATH) {
+        return req;
+    }
+    let (mut parts, body) = req.into_parts();
+    parts.uri = copy_uri(&parts.uri);
+    // axum's router keeps its own clone of the URI, which engineioxide keeps too.
+    if let Some(OriginalUri(original)) = parts.extensions.get_mut::<OriginalUri>() {
+        *original = copy_uri(original);
+    }
+    parts.headers = copy_headers(&parts.headers);
+    Request::from_parts(parts, body)
+}
+
+fn copy_uri(uri: &Uri) -> Uri {
+    // Parsing what was a valid URI cannot fail; keep the original if it somehow does.
+    Uri::try_from(uri.to_string()).unwrap_or_else(|_| uri.clone())
+}
+
+fn copy_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut copy = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        // `from_bytes` copies; the bytes were a valid value already.
+        let mut owned = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        owned.set_sensitive(value.is_sensitive());
+        copy.append(name.clone(), owned);
+    }
+    copy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Bytes;
+
+    /// A head parsed the way hyper parses one: every part a slice of one buffer.
+    fn head_in_buffer(buffer: &Bytes) -> Request<()> {
+        let text = std::str::from_utf8(buffer).unwrap();
+        let at = |part: &str| {
+            let start = text.find(part).unwrap();
+            buffer.slice(start..start + part.len())
+        };
+        let mut req = Request::builder()
+            .uri(Uri::from_maybe_shared(at("/socket.io/?EIO=4&transport=websocket")).unwrap())
+            .body(())
+            .unwrap();
+        let uri = req.uri().clone();
+        req.extensions_mut().insert(OriginalUri(uri));
+        let headers = req.headers_mut();
+        headers.append("cookie", HeaderValue::from_maybe_shared(at("a=1")).unwrap());
+        headers.append("x-token", HeaderValue::from_maybe_shared(at("first")).unwrap());
+        headers.append("x-token", HeaderValue::from_maybe_shared(at("second")).unwrap());
+        req
+    }
+
+    #[test]
+    fn socket_io_heads_stop_pointing_into_the_read_buffer() {
+        let buffer = Bytes::from(
+            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\ncookie: a=1\r\n\
+             x-token: first\r\nx-token: second\r\n\r\n",
+        );
+        let inside = |p: *const u8| buffer.as_ptr_range().contains(&p);
+        let original = head_in_buffer(&buffer);
+        assert!(inside(original.headers()["cookie"].as_bytes().as_ptr()));
+
+        let copied = compact_head(original);
+        assert_eq!(copied.uri(), "/socket.io/?EIO=4&transport=websocket");
+        assert_eq!(copied.headers()["cookie"], "a=1");
+        let tokens: Vec<_> = copied.headers().get_all("x-token").iter().collect();
+        assert_eq!(tokens, ["first", "second"]);
+        for value in copied.headers().values() {
+            assert!(
+                !inside(value.as_bytes().as_ptr()),
+                "{value:?} still in the buffer"
+            );
+        }
+        let OriginalUri(original) = copied.extensions().get::<OriginalUri>().unwrap();
+        for uri in [copied.uri(), original] {
+            let path = uri.path_and_query().unwrap().as_str();
+            assert!(!inside(path.as_ptr()), "{uri} is still in the buffer");
+        }
+    }
+
+    #[test]
+    fn other_requests_pass_through() {
+        let req = Request::builder().uri("/chats/1").body(()).unwrap();
+        assert_eq!(compact_head(req).uri(), "/chats/1");
+    }
+}
