@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use fast_app::prelude::*;
-use fast_app::{BoxFuture, BroadcastError, Recorded, Target, Transport};
+use fast_app::{BoxFuture, BroadcastError, Recorded, Rooms, Target, Transport};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -228,7 +228,7 @@ impl Transport for FailAdmin {
     fn emit<'a>(
         &'a self,
         namespace: &'a str,
-        rooms: Vec<String>,
+        rooms: Rooms,
         event: &'static str,
         payload: &'a RawValue,
     ) -> BoxFuture<'a, Result<(), BroadcastError>> {

@@ -164,6 +164,18 @@ struct Announcement {
     text: String,
 }
 
+#[derive(Serialize, BroadcastEvent)]
+#[broadcast(on = Targets::new().with(LobbyRoom).with(AuditRoom { area: self.area.clone() }))]
+struct Everywhere {
+    area: String,
+}
+
+#[derive(BroadcastEvent)]
+#[broadcast(on = LobbyRoom, as = &self.map)]
+struct Unserializable {
+    map: std::collections::BTreeMap<(u8, u8), u8>,
+}
+
 // ---- connect -----------------------------------------------------------------------
 
 #[tokio::test]
@@ -407,6 +419,39 @@ async fn a_room_of_another_namespace_is_reached_there_only() {
         expect(&mut admin, "audit_log").await,
         json!({ "area": "billing" })
     );
+    silent(&mut user).await;
+}
+
+#[tokio::test]
+async fn one_event_to_two_namespaces_reaches_both() {
+    let srv = TestServer::start().await;
+    let mut admin = srv.client_of("/admin", "root").await;
+    let mut user = srv.client("everywhere-user").await;
+    join(&mut admin, "audit", json!({ "area": "ops" }), "audit|ops").await;
+    join(&mut user, "lobby", json!(null), "lobby").await;
+    let event = Everywhere { area: "ops".into() };
+    assert!(srv.server.broadcaster().broadcast(&event).await.unwrap());
+    assert_eq!(expect(&mut admin, "everywhere").await, json!({ "area": "ops" }));
+    assert_eq!(expect(&mut user, "everywhere").await, json!({ "area": "ops" }));
+    silent(&mut admin).await;
+    silent(&mut user).await;
+}
+
+#[tokio::test]
+async fn a_payload_that_cannot_be_serialized_is_an_error_and_nothing_is_sent() {
+    let srv = TestServer::start().await;
+    let mut user = srv.client("unserializable-user").await;
+    join(&mut user, "lobby", json!(null), "lobby").await;
+    let event = Unserializable {
+        map: [((1, 2), 3)].into(),
+    };
+    match srv.server.broadcaster().broadcast(&event).await {
+        Err(fast_app::BroadcastError::Serialize { event, source }) => {
+            assert_eq!(event, "unserializable");
+            assert!(source.to_string().contains("key must be a string"), "{source}");
+        }
+        other => panic!("expected a serialization error, got {other:?}"),
+    }
     silent(&mut user).await;
 }
 

@@ -1,6 +1,8 @@
 //! The fan-out benchmark contract (`shared/anchors/CONTRACT.md`) on fast-app's
 //! DSL: the namespace, room and event the server and the emitter share.
 
+pub mod emits;
+
 use fast_app::prelude::*;
 use serde::{Deserialize, Serialize};
 

@@ -62,6 +62,12 @@ macro_rules! __handler_table {
 pub use crate::__handler_table as handler_table;
 pub use socketioxide::socket::DisconnectReason;
 
+/// An `as = ...` payload, required where it is written to serialize and to
+/// cross threads (broadcasts run on any task).
+pub fn payload<T: serde::Serialize + Send + Sync>(payload: T) -> T {
+    payload
+}
+
 /// An event that can be its own payload.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be sent as its own payload: it does not implement `Serialize`",
@@ -70,11 +76,11 @@ pub use socketioxide::socket::DisconnectReason;
 )]
 pub trait SelfPayload {
     /// The event, as its payload.
-    fn as_payload(&self) -> impl serde::Serialize + '_;
+    fn as_payload(&self) -> impl serde::Serialize + Send + Sync + '_;
 }
 
-impl<T: serde::Serialize> SelfPayload for T {
-    fn as_payload(&self) -> impl serde::Serialize + '_ {
+impl<T: serde::Serialize + Sync> SelfPayload for T {
+    fn as_payload(&self) -> impl serde::Serialize + Send + Sync + '_ {
         self
     }
 }

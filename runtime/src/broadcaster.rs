@@ -1,12 +1,15 @@
 //! Broadcasters: where `broadcast(&event)` hands its emits.
 
+use std::any::{Any, TypeId};
 use std::fmt;
 use std::sync::{Arc, Mutex, RwLock};
 
 use futures_util::future::join_all;
+use serde::Serialize;
 use serde_json::value::RawValue;
 use socketioxide::SocketIo;
-use socketioxide::adapter::Adapter;
+use socketioxide::adapter::{Adapter, LocalAdapter};
+use socketioxide_core::adapter::RoomParam;
 
 use crate::error::{BroadcastError, RegistryError};
 use crate::event::BroadcastEvent;
@@ -14,7 +17,9 @@ use crate::namespace::BoxFuture;
 use crate::redis::{RedisAdapter, RedisConfig, RedisDriver};
 use crate::registry;
 use crate::server::ServerError;
-use crate::targets::{Group, Targets};
+use smallvec::SmallVec;
+
+use crate::targets::{Group, Rooms};
 
 /// Delivers one serialized event to rooms of one namespace.
 ///
@@ -26,7 +31,7 @@ pub trait Transport: Send + Sync + 'static {
     fn emit<'a>(
         &'a self,
         namespace: &'a str,
-        rooms: Vec<String>,
+        rooms: Rooms,
         event: &'static str,
         payload: &'a RawValue,
     ) -> BoxFuture<'a, Result<(), BroadcastError>>;
@@ -36,33 +41,29 @@ impl<A: Adapter> Transport for SocketIo<A> {
     fn emit<'a>(
         &'a self,
         namespace: &'a str,
-        rooms: Vec<String>,
+        rooms: Rooms,
         event: &'static str,
         payload: &'a RawValue,
     ) -> BoxFuture<'a, Result<(), BroadcastError>> {
-        Box::pin(async move {
-            let Some(ns) = self.of(namespace) else {
-                return Err(BroadcastError::UnknownNamespace {
-                    event: event.to_owned(),
-                    namespace: namespace.to_owned(),
-                });
-            };
-            let result = ns.clone().to(rooms.clone()).emit(event, payload).await;
-            if let Err(socketioxide::BroadcastError::Adapter(_)) = &result {
-                // The publish to the other servers failed, and socketioxide then
-                // skips this server's own sockets too: deliver to those at least.
-                let _ = ns.local().to(rooms).emit(event, payload).await;
-            }
-            result.map_err(|e| {
-                // A full per-socket queue lands here too: the drop is reported, never silent.
-                tracing::warn!(namespace, event, "fast-app: broadcast not fully delivered: {e}");
-                BroadcastError::Transport {
-                    event: event.to_owned(),
-                    namespace: namespace.to_owned(),
-                    message: e.to_string(),
-                }
-            })
-        })
+        Box::pin(emit_rooms(self, namespace, rooms, event, payload))
+    }
+}
+
+/// A broadcast socketioxide did not fully deliver, reported (never silent):
+/// a payload that does not serialize, a failed publish, or a full per-socket queue.
+fn not_delivered(namespace: &str, event: &'static str, e: socketioxide::BroadcastError) -> BroadcastError {
+    if let socketioxide::BroadcastError::Serialize(e) = e {
+        // Nothing was sent: the packet is built before any delivery.
+        return BroadcastError::Serialize {
+            event: event.to_owned(),
+            source: serde::ser::Error::custom(e),
+        };
+    }
+    tracing::warn!(namespace, event, "fast-app: broadcast not fully delivered: {e}");
+    BroadcastError::Transport {
+        event: event.to_owned(),
+        namespace: namespace.to_owned(),
+        message: e.to_string(),
     }
 }
 
@@ -74,7 +75,17 @@ impl<A: Adapter> Transport for SocketIo<A> {
 /// process.
 #[derive(Clone)]
 pub struct Broadcaster {
-    transport: Arc<dyn Transport>,
+    sender: Sender,
+}
+
+/// Where a broadcaster's emits go. The two adapters a [`Server`](crate::Server)
+/// runs on are driven directly, the payload serialized straight into the
+/// packet; any other transport gets it as JSON through [`Transport`].
+#[derive(Clone)]
+enum Sender {
+    Local(SocketIo<LocalAdapter>),
+    Redis(SocketIo<RedisAdapter>),
+    Transport(Arc<dyn Transport>),
 }
 
 static GLOBAL: RwLock<Option<Broadcaster>> = RwLock::new(None);
@@ -87,13 +98,20 @@ impl Broadcaster {
     /// A broadcaster over any transport.
     pub fn new(transport: impl Transport) -> Self {
         Self {
-            transport: Arc::new(transport),
+            sender: Sender::Transport(Arc::new(transport)),
         }
     }
 
     /// A broadcaster that emits through a socketioxide server, whatever its adapter.
     pub fn from_io<A: Adapter>(io: SocketIo<A>) -> Self {
-        Self::new(io)
+        let sender = match downcast::<_, SocketIo<LocalAdapter>>(io) {
+            Ok(io) => Sender::Local(io),
+            Err(io) => match downcast::<_, SocketIo<RedisAdapter>>(io) {
+                Ok(io) => Sender::Redis(io),
+                Err(io) => Sender::Transport(Arc::new(io)),
+            },
+        };
+        Self { sender }
     }
 
     /// A broadcaster for a process that runs no Socket.IO server (a
@@ -172,9 +190,9 @@ impl Broadcaster {
             .or_else(|| GLOBAL.read().unwrap_or_else(|e| e.into_inner()).clone())
     }
 
-    /// Broadcasts `event`: checks `when`, resolves the targets, serializes the
-    /// payload once, and emits once per namespace to the union of its rooms,
-    /// so a socket in several target rooms receives the event once.
+    /// Broadcasts `event`: checks `when`, resolves the targets, and emits
+    /// once per namespace to the union of its rooms, so a socket in several
+    /// target rooms receives the event once.
     ///
     /// `Ok(false)`: skipped (`when` was false, or there was no target).
     /// `Ok(true)`: handed to the transport for every namespace. An error
@@ -183,41 +201,129 @@ impl Broadcaster {
         if !event.broadcast_when().await {
             return Ok(false);
         }
-        let targets: Targets = event.broadcast_on().await;
-        let (groups, invalid) = targets.into_groups();
+        let (groups, invalid) = event.broadcast_on().await.into_groups();
         let mut errors: Vec<BroadcastError> = invalid.into_iter().map(BroadcastError::from).collect();
-        if groups.is_empty() {
-            return match errors.len() {
-                0 => Ok(false),
-                _ => Err(combine(errors)),
-            };
+        let sent = !groups.is_empty();
+        if sent {
+            let payload = event.broadcast_as().await;
+            match &self.sender {
+                Sender::Local(io) => emit_io(io, groups, E::NAME, &payload, &mut errors).await,
+                Sender::Redis(io) => emit_io(io, groups, E::NAME, &payload, &mut errors).await,
+                Sender::Transport(transport) => {
+                    emit_json(&**transport, groups, E::NAME, &payload, &mut errors).await
+                }
+            }
         }
-        let payload = event.broadcast_as().await;
-        let payload =
-            serde_json::value::to_raw_value(&payload).map_err(|source| BroadcastError::Serialize {
-                event: E::NAME.to_owned(),
-                source,
-            })?;
-        let emits = groups
-            .into_iter()
-            .map(|group| emit_one(&*self.transport, group, E::NAME, &payload));
-        errors.extend(join_all(emits).await.into_iter().filter_map(Result::err));
         match errors.len() {
-            0 => Ok(true),
+            0 => Ok(sent),
             _ => Err(combine(errors)),
         }
     }
 }
 
-async fn emit_one(
-    transport: &dyn Transport,
-    group: Group,
+/// `value` as a `T`, when it is one.
+fn downcast<V: 'static, T: 'static>(value: V) -> Result<T, V> {
+    let mut slot = Some(value);
+    match (&mut slot as &mut dyn Any)
+        .downcast_mut::<Option<T>>()
+        .and_then(Option::take)
+    {
+        Some(value) => Ok(value),
+        None => Err(slot.expect("left in place when it is not a `T`")),
+    }
+}
+
+/// Emits to every group through socketioxide, which serializes the payload
+/// into each namespace's packet.
+async fn emit_io<A: Adapter, T: Serialize + Sync + ?Sized>(
+    io: &SocketIo<A>,
+    mut groups: SmallVec<[Group; 1]>,
     event: &'static str,
-    payload: &RawValue,
+    payload: &T,
+    errors: &mut Vec<BroadcastError>,
+) {
+    if groups.len() == 1 {
+        // The common case: one namespace, nothing to join.
+        if let Some(group) = groups.pop()
+            && let Err(e) = emit_rooms(io, &group.namespace, group.rooms, event, payload).await
+        {
+            errors.push(e);
+        }
+        return;
+    }
+    let emits = groups
+        .into_iter()
+        .map(|group| async move { emit_rooms(io, &group.namespace, group.rooms, event, payload).await });
+    errors.extend(join_all(emits).await.into_iter().filter_map(Result::err));
+}
+
+/// One namespace's emit through socketioxide.
+async fn emit_rooms<A: Adapter, T: Serialize + Sync + ?Sized>(
+    io: &SocketIo<A>,
+    namespace: &str,
+    rooms: Rooms,
+    event: &'static str,
+    payload: &T,
 ) -> Result<(), BroadcastError> {
-    transport
-        .emit(&group.namespace, group.rooms, event, payload)
-        .await
+    match rooms.into_single() {
+        // One room, the common case: no `Vec` to build.
+        Ok(room) => emit_to(io, namespace, room, event, payload).await,
+        Err(rooms) => emit_to(io, namespace, rooms.into_vec(), event, payload).await,
+    }
+}
+
+async fn emit_to<A: Adapter, R: RoomParam + Clone, T: Serialize + Sync + ?Sized>(
+    io: &SocketIo<A>,
+    namespace: &str,
+    rooms: R,
+    event: &'static str,
+    payload: &T,
+) -> Result<(), BroadcastError> {
+    let Some(ns) = io.of(namespace) else {
+        return Err(BroadcastError::UnknownNamespace {
+            event: event.to_owned(),
+            namespace: namespace.to_owned(),
+        });
+    };
+    if TypeId::of::<A>() == TypeId::of::<LocalAdapter>() {
+        // This server's sockets only: no publish that could fail.
+        let result = ns.to(rooms).emit(event, payload).await;
+        return result.map_err(|e| not_delivered(namespace, event, e));
+    }
+    let result = ns.clone().to(rooms.clone()).emit(event, payload).await;
+    if let Err(socketioxide::BroadcastError::Adapter(_)) = &result {
+        // The publish to the other servers failed, and socketioxide then
+        // skips this server's own sockets too: deliver to those at least.
+        let _ = ns.local().to(rooms).emit(event, payload).await;
+    }
+    result.map_err(|e| not_delivered(namespace, event, e))
+}
+
+/// Serializes the payload once and hands it to `transport` for every group.
+async fn emit_json<T: Serialize + ?Sized>(
+    transport: &dyn Transport,
+    groups: SmallVec<[Group; 1]>,
+    event: &'static str,
+    payload: &T,
+    errors: &mut Vec<BroadcastError>,
+) {
+    let payload = match serde_json::value::to_raw_value(payload) {
+        Ok(payload) => payload,
+        Err(source) => {
+            errors.push(BroadcastError::Serialize {
+                event: event.to_owned(),
+                source,
+            });
+            return;
+        }
+    };
+    let payload = &*payload;
+    let emits = groups.into_iter().map(|group| async move {
+        transport
+            .emit(&group.namespace, group.rooms, event, payload)
+            .await
+    });
+    errors.extend(join_all(emits).await.into_iter().filter_map(Result::err));
 }
 
 fn combine(mut errors: Vec<BroadcastError>) -> BroadcastError {
@@ -289,7 +395,7 @@ impl Transport for Recording {
     fn emit<'a>(
         &'a self,
         namespace: &'a str,
-        rooms: Vec<String>,
+        rooms: Rooms,
         event: &'static str,
         payload: &'a RawValue,
     ) -> BoxFuture<'a, Result<(), BroadcastError>> {
@@ -298,7 +404,7 @@ impl Transport for Recording {
                 self.lock().push(Recorded {
                     event: event.to_owned(),
                     namespace: namespace.to_owned(),
-                    rooms,
+                    rooms: rooms.into_vec(),
                     payload,
                 });
             })
@@ -307,5 +413,24 @@ impl Transport for Recording {
                 source,
             });
         Box::pin(async move { result })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_io_is_driven_directly_and_anything_else_through_its_transport() {
+        let (_layer, io) = SocketIo::new_layer();
+        assert!(matches!(Broadcaster::from_io(io).sender, Sender::Local(_)));
+        let (broadcaster, _recording) = Broadcaster::recording();
+        assert!(matches!(broadcaster.sender, Sender::Transport(_)));
+    }
+
+    #[test]
+    fn downcast_returns_the_value_it_cannot_convert() {
+        assert_eq!(downcast::<_, String>("text".to_string()), Ok("text".to_string()));
+        assert_eq!(downcast::<_, String>(7_u8), Err(7_u8));
     }
 }

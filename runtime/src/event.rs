@@ -25,6 +25,7 @@ pub trait BroadcastEvent: Send + Sync {
     /// The rooms to broadcast to.
     fn broadcast_on(&self) -> impl Future<Output = Targets> + Send;
 
-    /// The payload clients receive.
-    fn broadcast_as(&self) -> impl Future<Output = impl Serialize> + Send;
+    /// The payload clients receive. It is serialized once per namespace,
+    /// straight into the Socket.IO packet.
+    fn broadcast_as(&self) -> impl Future<Output = impl Serialize + Send + Sync> + Send;
 }

@@ -33,6 +33,6 @@ pub use server::{
     DEFAULT_MAX_BUFFER_SIZE, DEFAULT_WS_READ_BUFFER_SIZE, Server, ServerAdapter, ServerBuilder, ServerError,
 };
 pub use session::Session;
-pub use targets::{DEFAULT_NAMESPACE, Group, IntoTargets, Target, Targets};
+pub use targets::{DEFAULT_NAMESPACE, IntoTargets, Rooms, RoomsIntoIter, Target, Targets};
 
 pub use socketioxide;

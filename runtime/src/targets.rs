@@ -1,6 +1,9 @@
 //! Where a broadcast goes: rooms, each in a namespace.
 
 use std::borrow::Cow;
+use std::ops::Deref;
+
+use smallvec::SmallVec;
 
 use crate::error::InvalidRoomName;
 use crate::namespace::ServedRoom;
@@ -45,7 +48,8 @@ impl Target {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Targets {
-    list: Vec<Target>,
+    // Most events go to one room: keep it inline, no allocation.
+    list: SmallVec<[Target; 1]>,
     invalid: Vec<InvalidRoomName>,
 }
 
@@ -109,20 +113,29 @@ impl Targets {
 
     /// The targets grouped per namespace, each room once, in first-seen order,
     /// with the refused room values.
-    pub fn into_groups(self) -> (Vec<Group>, Vec<InvalidRoomName>) {
-        let mut groups: Vec<Group> = Vec::new();
+    pub(crate) fn into_groups(self) -> (SmallVec<[Group; 1]>, Vec<InvalidRoomName>) {
+        let mut groups: SmallVec<[Group; 1]> = SmallVec::new();
+        if self.list.len() == 1 {
+            // One target, the common case: one group of one room.
+            let Target { namespace, room } = self.list.into_iter().next().expect("one target");
+            groups.push(Group {
+                namespace,
+                rooms: Rooms(SmallVec::from_buf([room])),
+            });
+            return (groups, self.invalid);
+        }
         for Target { namespace, room } in self.list {
             let index = match groups.iter().position(|g| g.namespace == namespace) {
                 Some(index) => index,
                 None => {
                     groups.push(Group {
                         namespace,
-                        rooms: Vec::new(),
+                        rooms: Rooms::default(),
                     });
                     groups.len() - 1
                 }
             };
-            let rooms = &mut groups[index].rooms;
+            let rooms = &mut groups[index].rooms.0;
             if !rooms.contains(&room) {
                 rooms.push(room);
             }
@@ -132,13 +145,88 @@ impl Targets {
 }
 
 /// The rooms of one namespace a broadcast goes to: one emit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group {
-    /// The namespace path.
-    pub namespace: Cow<'static, str>,
-    /// Its target rooms, each once.
-    pub rooms: Vec<String>,
+#[derive(Debug)]
+pub(crate) struct Group {
+    pub(crate) namespace: Cow<'static, str>,
+    pub(crate) rooms: Rooms,
 }
+
+/// The rooms of one emit, each once, in target order.
+///
+/// One room, the common case, is held without a heap allocation of its own.
+///
+/// ```
+/// use fast_app_runtime::Rooms;
+///
+/// let rooms = Rooms::from(vec!["chat|1".to_string(), "chat|2".to_string()]);
+/// assert_eq!(rooms.len(), 2);
+/// assert_eq!(rooms[0], "chat|1");
+/// assert_eq!(rooms.into_iter().collect::<Vec<_>>(), ["chat|1", "chat|2"]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rooms(SmallVec<[String; 1]>);
+
+impl Rooms {
+    /// The one room, or all of them when there are several.
+    pub fn into_single(self) -> Result<String, Self> {
+        match self.0.into_inner() {
+            Ok([room]) => Ok(room),
+            Err(rooms) => Err(Self(rooms)),
+        }
+    }
+
+    /// The room names as a `Vec`.
+    pub fn into_vec(self) -> Vec<String> {
+        self.0.into_vec()
+    }
+}
+
+impl Deref for Rooms {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl From<Vec<String>> for Rooms {
+    fn from(rooms: Vec<String>) -> Self {
+        Self(SmallVec::from_vec(rooms))
+    }
+}
+
+impl FromIterator<String> for Rooms {
+    fn from_iter<I: IntoIterator<Item = String>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+impl IntoIterator for Rooms {
+    type Item = String;
+    type IntoIter = RoomsIntoIter;
+
+    fn into_iter(self) -> RoomsIntoIter {
+        RoomsIntoIter(self.0.into_iter())
+    }
+}
+
+/// The room names of a [`Rooms`], by value.
+#[derive(Debug)]
+pub struct RoomsIntoIter(smallvec::IntoIter<[String; 1]>);
+
+impl Iterator for RoomsIntoIter {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        self.0.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl ExactSizeIterator for RoomsIntoIter {}
 
 /// A value `on = ...` accepts: a room name, a served room, or collections of those.
 #[diagnostic::on_unimplemented(
@@ -230,5 +318,38 @@ impl<T: IntoTargets + Clone> IntoTargets for &[T] {
 impl<T: IntoTargets + Clone> IntoTargets for &Vec<T> {
     fn add_to(self, targets: &mut Targets) {
         self.as_slice().add_to(targets);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_room_is_single_and_more_are_not() {
+        let one = Rooms::from(vec!["a".to_string()]);
+        assert_eq!(one.into_single(), Ok("a".to_string()));
+        let two = Rooms::from(vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(two.clone().into_single(), Err(two));
+        assert!(Rooms::default().into_single().is_err());
+    }
+
+    #[test]
+    fn targets_group_per_namespace_with_each_room_once() {
+        let targets = Targets::new()
+            .with("lobby")
+            .with(Target::new("/admin", "audit"))
+            .with("lobby")
+            .with("news");
+        let (groups, invalid) = targets.into_groups();
+        assert!(invalid.is_empty());
+        let groups: Vec<_> = groups.iter().map(|g| (&*g.namespace, g.rooms.to_vec())).collect();
+        assert_eq!(
+            groups,
+            [
+                ("/", vec!["lobby".to_string(), "news".to_string()]),
+                ("/admin", vec!["audit".to_string()])
+            ]
+        );
     }
 }

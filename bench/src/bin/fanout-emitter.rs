@@ -10,9 +10,14 @@ use fast_app::redis::RedisConfig;
 use fast_app_bench::{UpdateChat, env_num, now_us};
 use futures_util::StreamExt;
 
-#[tokio::main]
-async fn main() {
-    if let Err(e) = run().await {
+fn main() {
+    // One thread, like the reference emitter: a job that only publishes
+    // gains nothing from a thread pool but cross-thread wake-ups.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Err(e) = runtime.block_on(run()) {
         eprintln!("fast-app fanout-emitter: {e}");
         std::process::exit(1);
     }
@@ -29,6 +34,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let concurrency: usize = env_num("EMIT_CONCURRENCY", 32)?;
     let broadcaster = Broadcaster::redis_emitter(&RedisConfig::from_env()).await?;
 
+    let cpu_start = self_cpu_seconds();
     let start = Instant::now();
     let sends = futures_util::stream::iter(0..events).map(|seq| {
         let broadcaster = broadcaster.clone();
@@ -54,8 +60,22 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "EMIT impl=fast-app events={events} seconds={secs:.3} rate={:.0} failed={failed}",
-        events as f64 / secs
+        "EMIT impl=fast-app events={events} seconds={secs:.3} rate={:.0} failed={failed} cpu_s={:.3}",
+        events as f64 / secs,
+        self_cpu_seconds() - cpu_start
     );
     Ok(())
+}
+
+/// CPU seconds this process has used, over all its threads (/proc schedstat).
+fn self_cpu_seconds() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return f64::NAN;
+    };
+    let nanos: u64 = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    nanos as f64 / 1e9
 }

@@ -24,7 +24,8 @@ pub fn expand(event: &Event) -> TokenStream {
         None => quote!(#p::targets(#name)),
     };
     let (payload, self_payload) = match &event.payload {
-        Some(payload) => (quote!(#payload), None),
+        // Checked where it is written: a payload must serialize and cross threads.
+        Some(payload) => (quote_spanned!(payload.span()=> #p::payload(#payload)), None),
         None => (
             quote!(#p::SelfPayload::as_payload(self)),
             // The event is its own payload: one requirement, reported on the struct's name.
@@ -51,7 +52,7 @@ pub fn expand(event: &Event) -> TokenStream {
                     async move { #on }
                 }
 
-                fn broadcast_as(&self) -> impl ::core::future::Future<Output = impl #p::serde::Serialize> + ::core::marker::Send {
+                fn broadcast_as(&self) -> impl ::core::future::Future<Output = impl #p::serde::Serialize + ::core::marker::Send + ::core::marker::Sync> + ::core::marker::Send {
                     async move { #payload }
                 }
             }

@@ -17,7 +17,7 @@ pub fn event(input: &DeriveInput) -> TokenStream {
             fn broadcast_on(&self) -> impl ::core::future::Future<Output = #p::Targets> + ::core::marker::Send {
                 async { #p::Targets::new() }
             }
-            fn broadcast_as(&self) -> impl ::core::future::Future<Output = impl #p::serde::Serialize> + ::core::marker::Send {
+            fn broadcast_as(&self) -> impl ::core::future::Future<Output = impl #p::serde::Serialize + ::core::marker::Send + ::core::marker::Sync> + ::core::marker::Send {
                 async {}
             }
         }

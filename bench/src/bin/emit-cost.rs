@@ -1,0 +1,48 @@
+//! The broadcast paths of the `micro` benchmark, for an instruction count:
+//! one server with 100 raw websocket clients in 10 rooms, then N events
+//! through the derive and N through a hand-written socketioxide emit,
+//! alternating in chunks. Run under callgrind by `bench/emit-cost.sh`, which
+//! reads the inclusive cost of `derive_chunk` and `hand_chunk`: the emits
+//! only, each path's own work, the same deliveries.
+
+use fast_app::Server;
+use fast_app_bench::emits::{CHUNK, audience, derive_chunk, hand_chunk, serve, timed_emits};
+
+fn main() {
+    let events: u64 = match std::env::args().nth(1).map(|n| n.parse()) {
+        None => 5_000,
+        Some(Ok(n)) => n,
+        Some(Err(e)) => {
+            eprintln!("usage: emit-cost [EVENTS]: {e}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let server = Server::builder()
+            .install_broadcaster(false)
+            .build()
+            .await
+            .expect("server builds");
+        let url = serve(axum::Router::new().layer(server.layer())).await;
+        let received = audience(&url).await;
+        let (broadcaster, io) = (server.broadcaster(), server.io());
+        let (mut derive, mut hand) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+        let mut done = 0;
+        while done < events {
+            let size = CHUNK.min(events - done);
+            derive += timed_emits(size, &received, |seqs| derive_chunk(broadcaster, seqs)).await;
+            hand += timed_emits(size, &received, |seqs| hand_chunk(io, seqs)).await;
+            done += size;
+        }
+        let per = |d: std::time::Duration| d.as_secs_f64() * 1e9 / events as f64;
+        println!(
+            "EMIT-COST events={events} derive_ns={:.0} hand_ns={:.0}",
+            per(derive),
+            per(hand)
+        );
+    });
+}
