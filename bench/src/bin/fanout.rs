@@ -132,9 +132,19 @@ async fn client(
     joined: Arc<AtomicU64>,
     seen: Arc<Mutex<Seen>>,
 ) -> Result<(), String> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .map_err(|e| e.to_string())?;
+    // A burst of thousands of connects can overflow the listen backlog; like
+    // a real client, try again a few times before giving up.
+    let mut attempt = 0;
+    let (mut ws, _) = loop {
+        match tokio_tungstenite::connect_async(&url).await {
+            Ok(connected) => break connected,
+            Err(e) if attempt >= 4 => return Err(e.to_string()),
+            Err(_) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            }
+        }
+    };
     ws.send(Message::text("40")).await.map_err(|e| e.to_string())?;
     let mut local = Seen::default();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -232,12 +242,11 @@ async fn run_stack(args: &Args, stack: &Stack) -> Report {
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     while joined.load(Ordering::SeqCst) < args.clients {
-        assert!(
-            Instant::now() < deadline,
-            "{}: only {} clients joined",
-            stack.name,
-            joined.load(Ordering::SeqCst)
-        );
+        if Instant::now() >= deadline {
+            let _ = server.kill();
+            let _ = server.wait();
+            panic!("{}: only {} clients joined", stack.name, joined.load(Ordering::SeqCst));
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
