@@ -242,11 +242,15 @@ async fn emit_io<A: Adapter, T: Serialize + Sync + ?Sized>(
     payload: &T,
     errors: &mut Vec<BroadcastError>,
 ) {
-    if groups.len() == 1 {
+    if groups.len() == 1
+        && let Some(Group { namespace, rooms }) = groups.pop()
+    {
         // The common case: one namespace, nothing to join.
-        if let Some(group) = groups.pop()
-            && let Err(e) = emit_rooms(io, &group.namespace, group.rooms, event, payload).await
-        {
+        let sent = match rooms.into_single() {
+            Ok(room) => emit_to(io, &namespace, room, event, payload).await,
+            Err(rooms) => emit_to(io, &namespace, rooms.into_vec(), event, payload).await,
+        };
+        if let Err(e) = sent {
             errors.push(e);
         }
         return;

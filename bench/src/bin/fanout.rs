@@ -245,7 +245,11 @@ async fn run_stack(args: &Args, stack: &Stack) -> Report {
         if Instant::now() >= deadline {
             let _ = server.kill();
             let _ = server.wait();
-            panic!("{}: only {} clients joined", stack.name, joined.load(Ordering::SeqCst));
+            panic!(
+                "{}: only {} clients joined",
+                stack.name,
+                joined.load(Ordering::SeqCst)
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
