@@ -18,35 +18,20 @@
 use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use fast_app::Server;
 use fast_app::socketioxide::SocketIo;
 use fast_app::socketioxide::extract::{SocketRef, TryData};
 use fast_app::socketioxide::handler::ConnectHandler;
 use fast_app_bench::emits::{
-    ROOMS, audience, derive_chunk, hand_chunk, join, joined_client, serve, timed_emits,
+    ROOMS, audience, derive_chunk, fast_app_server, hand_chunk, join, joined_client, runtime, serve,
+    timed_emits,
 };
 use serde::Deserialize;
 use serde_json::json;
 
-/// One thread for the servers, the clients and the benchmark: a timed emit
-/// only queues packets, and the connections write them out while the clock
-/// is stopped, so neither side's work leaks into the other's time.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 fn broadcast(c: &mut Criterion) {
     let rt = runtime();
     let (broadcaster, io, received) = rt.block_on(async {
-        let server = Server::builder()
-            .install_broadcaster(false)
-            .build()
-            .await
-            .expect("server builds");
-        let url = serve(axum::Router::new().layer(server.layer())).await;
+        let (server, url) = fast_app_server().await;
         let received = audience(&url).await;
         (server.broadcaster().clone(), server.io().clone(), received)
     });
@@ -93,12 +78,7 @@ async fn on_join_chat(socket: SocketRef, TryData(join): TryData<JoinChat>) {
 fn join_path(c: &mut Criterion) {
     let rt = runtime();
     let (_server, _io, mut derived, mut hand) = rt.block_on(async {
-        let server = Server::builder()
-            .install_broadcaster(false)
-            .build()
-            .await
-            .expect("server builds");
-        let derived_url = serve(axum::Router::new().layer(server.layer())).await;
+        let (server, derived_url) = fast_app_server().await;
         let (layer, io) = SocketIo::new_layer();
         io.ns("/", (async || {}).with(register_join));
         let hand_url = serve(axum::Router::new().layer(layer)).await;

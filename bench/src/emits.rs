@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use fast_app::Broadcaster;
 use fast_app::socketioxide::SocketIo;
+use fast_app::{Broadcaster, Server};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -26,6 +26,28 @@ pub const CHUNK: u64 = 256;
 
 /// A raw websocket client.
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// One thread for the servers, the clients and the benchmark: a timed emit
+/// only queues packets, and the connections write them out while the clock
+/// is stopped, so neither side's work leaks into the other's time.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// fast-app's server for this crate's namespace (not installed as the
+/// global broadcaster) on a loopback port, and its websocket URL.
+pub async fn fast_app_server() -> (Server, String) {
+    let server = Server::builder()
+        .install_broadcaster(false)
+        .build()
+        .await
+        .expect("server builds");
+    let url = serve(axum::Router::new().layer(server.layer())).await;
+    (server, url)
+}
 
 /// Serves `router` on a loopback port; returns the websocket URL.
 pub async fn serve(router: axum::Router) -> String {

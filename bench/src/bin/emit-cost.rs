@@ -5,8 +5,9 @@
 //! reads the inclusive cost of `derive_chunk` and `hand_chunk`: the emits
 //! only, each path's own work, the same deliveries.
 
-use fast_app::Server;
-use fast_app_bench::emits::{CHUNK, audience, derive_chunk, hand_chunk, serve, timed_emits};
+use fast_app_bench::emits::{
+    CHUNK, audience, derive_chunk, fast_app_server, hand_chunk, runtime, timed_emits,
+};
 
 fn main() {
     let events: u64 = match std::env::args().nth(1).map(|n| n.parse()) {
@@ -17,17 +18,8 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async {
-        let server = Server::builder()
-            .install_broadcaster(false)
-            .build()
-            .await
-            .expect("server builds");
-        let url = serve(axum::Router::new().layer(server.layer())).await;
+    runtime().block_on(async {
+        let (server, url) = fast_app_server().await;
         let received = audience(&url).await;
         let (broadcaster, io) = (server.broadcaster(), server.io());
         let (mut derive, mut hand) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
