@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::value::RawValue;
+use smallvec::SmallVec;
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide_core::adapter::RoomParam;
@@ -17,8 +18,6 @@ use crate::namespace::BoxFuture;
 use crate::redis::{RedisAdapter, RedisConfig, RedisDriver};
 use crate::registry;
 use crate::server::ServerError;
-use smallvec::SmallVec;
-
 use crate::targets::{Group, Rooms};
 
 /// Delivers one serialized event to rooms of one namespace.
@@ -246,11 +245,7 @@ async fn emit_io<A: Adapter, T: Serialize + Sync + ?Sized>(
         && let Some(Group { namespace, rooms }) = groups.pop()
     {
         // The common case: one namespace, nothing to join.
-        let sent = match rooms.into_single() {
-            Ok(room) => emit_to(io, &namespace, room, event, payload).await,
-            Err(rooms) => emit_to(io, &namespace, rooms.into_vec(), event, payload).await,
-        };
-        if let Err(e) = sent {
+        if let Err(e) = emit_rooms(io, &namespace, rooms, event, payload).await {
             errors.push(e);
         }
         return;

@@ -195,12 +195,6 @@ impl From<Vec<String>> for Rooms {
     }
 }
 
-impl FromIterator<String> for Rooms {
-    fn from_iter<I: IntoIterator<Item = String>>(iter: I) -> Self {
-        Self(iter.into_iter().collect())
-    }
-}
-
 impl IntoIterator for Rooms {
     type Item = String;
     type IntoIter = RoomsIntoIter;
