@@ -18,7 +18,7 @@ use crate::namespace::BoxFuture;
 use crate::redis::{RedisAdapter, RedisConfig, RedisDriver};
 use crate::registry;
 use crate::server::ServerError;
-use crate::targets::{Group, Rooms};
+use crate::targets::{Group, Rooms, Target, Targets};
 
 /// Delivers one serialized event to rooms of one namespace.
 ///
@@ -200,23 +200,79 @@ impl Broadcaster {
         if !event.broadcast_when().await {
             return Ok(false);
         }
-        let (groups, invalid) = event.broadcast_on().await.into_groups();
-        let mut errors: Vec<BroadcastError> = invalid.into_iter().map(BroadcastError::from).collect();
-        let sent = !groups.is_empty();
-        if sent {
-            let payload = event.broadcast_as().await;
-            match &self.sender {
-                Sender::Local(io) => emit_io(io, groups, E::NAME, &payload, &mut errors).await,
-                Sender::Redis(io) => emit_io(io, groups, E::NAME, &payload, &mut errors).await,
+        match event.broadcast_on().await.into_single() {
+            // One room, the common case: straight to its namespace's emit.
+            Ok(target) => match &self.sender {
+                Sender::Local(io) => emit_one(io, event, target).await,
+                Sender::Redis(io) => emit_one(io, event, target).await,
                 Sender::Transport(transport) => {
-                    emit_json(&**transport, groups, E::NAME, &payload, &mut errors).await
+                    broadcast_json(&**transport, event, Targets::from_value(target)).await
                 }
-            }
+            },
+            Err(targets) => match &self.sender {
+                Sender::Local(io) => broadcast_io(io, event, targets).await,
+                Sender::Redis(io) => broadcast_io(io, event, targets).await,
+                Sender::Transport(transport) => broadcast_json(&**transport, event, targets).await,
+            },
         }
-        match errors.len() {
-            0 => Ok(sent),
-            _ => Err(combine(errors)),
-        }
+    }
+}
+
+/// Emits `event` to its one room through socketioxide.
+async fn emit_one<A: Adapter, E: BroadcastEvent>(
+    io: &SocketIo<A>,
+    event: &E,
+    Target { namespace, room }: Target,
+) -> Result<bool, BroadcastError> {
+    let payload = event.broadcast_as().await;
+    emit_to(io, &namespace, room, E::NAME, &payload)
+        .await
+        .map(|()| true)
+}
+
+/// Broadcasts through socketioxide, which serializes the payload into each
+/// namespace's packet.
+async fn broadcast_io<A: Adapter, E: BroadcastEvent>(
+    io: &SocketIo<A>,
+    event: &E,
+    targets: Targets,
+) -> Result<bool, BroadcastError> {
+    let (groups, mut errors) = groups_and_errors(targets);
+    let sent = !groups.is_empty();
+    if sent {
+        let payload = event.broadcast_as().await;
+        emit_io(io, groups, E::NAME, &payload, &mut errors).await;
+    }
+    outcome(sent, errors)
+}
+
+/// Broadcasts through a [`Transport`], the payload serialized to JSON once.
+async fn broadcast_json<E: BroadcastEvent>(
+    transport: &dyn Transport,
+    event: &E,
+    targets: Targets,
+) -> Result<bool, BroadcastError> {
+    let (groups, mut errors) = groups_and_errors(targets);
+    let sent = !groups.is_empty();
+    if sent {
+        let payload = event.broadcast_as().await;
+        emit_json(transport, groups, E::NAME, &payload, &mut errors).await;
+    }
+    outcome(sent, errors)
+}
+
+/// The targets per namespace, and the refused room values as errors.
+fn groups_and_errors(targets: Targets) -> (SmallVec<[Group; 1]>, Vec<BroadcastError>) {
+    let (groups, invalid) = targets.into_groups();
+    (groups, invalid.into_iter().map(BroadcastError::from).collect())
+}
+
+/// `Ok(sent)`, or every error at once.
+fn outcome(sent: bool, mut errors: Vec<BroadcastError>) -> Result<bool, BroadcastError> {
+    match errors.len() {
+        0 => Ok(sent),
+        1 => Err(errors.remove(0)),
+        _ => Err(BroadcastError::Failed(errors)),
     }
 }
 
@@ -289,8 +345,10 @@ async fn emit_to<A: Adapter, R: RoomParam + Clone, T: Serialize + Sync + ?Sized>
         let result = ns.to(rooms).emit(event, payload).await;
         return result.map_err(|e| not_delivered(namespace, event, e));
     }
-    let result = ns.clone().to(rooms.clone()).emit(event, payload).await;
-    if let Err(socketioxide::BroadcastError::Adapter(_)) = &result {
+    let result = ns.to(rooms.clone()).emit(event, payload).await;
+    if let Err(socketioxide::BroadcastError::Adapter(_)) = &result
+        && let Some(ns) = io.of(namespace)
+    {
         // The publish to the other servers failed, and socketioxide then
         // skips this server's own sockets too: deliver to those at least.
         let _ = ns.local().to(rooms).emit(event, payload).await;
@@ -323,14 +381,6 @@ async fn emit_json<T: Serialize + ?Sized>(
             .await
     });
     errors.extend(join_all(emits).await.into_iter().filter_map(Result::err));
-}
-
-fn combine(mut errors: Vec<BroadcastError>) -> BroadcastError {
-    if errors.len() == 1 {
-        errors.remove(0)
-    } else {
-        BroadcastError::Failed(errors)
-    }
 }
 
 impl fmt::Debug for Broadcaster {

@@ -111,19 +111,18 @@ impl Targets {
         &self.invalid
     }
 
+    /// The one target, when there is exactly one and no refused room value.
+    pub(crate) fn into_single(self) -> Result<Target, Self> {
+        if self.list.len() == 1 && self.invalid.is_empty() {
+            return Ok(self.list.into_iter().next().expect("one target"));
+        }
+        Err(self)
+    }
+
     /// The targets grouped per namespace, each room once, in first-seen order,
     /// with the refused room values.
     pub(crate) fn into_groups(self) -> (SmallVec<[Group; 1]>, Vec<InvalidRoomName>) {
         let mut groups: SmallVec<[Group; 1]> = SmallVec::new();
-        if self.list.len() == 1 {
-            // One target, the common case: one group of one room.
-            let Target { namespace, room } = self.list.into_iter().next().expect("one target");
-            groups.push(Group {
-                namespace,
-                rooms: Rooms(SmallVec::from_buf([room])),
-            });
-            return (groups, self.invalid);
-        }
         for Target { namespace, room } in self.list {
             let index = match groups.iter().position(|g| g.namespace == namespace) {
                 Some(index) => index,
@@ -326,6 +325,23 @@ mod tests {
         let two = Rooms::from(vec!["a".to_string(), "b".to_string()]);
         assert_eq!(two.clone().into_single(), Err(two));
         assert!(Rooms::default().into_single().is_err());
+    }
+
+    #[test]
+    fn one_valid_target_is_single_and_anything_else_is_not() {
+        let one = Targets::from_value("lobby");
+        assert_eq!(one.into_single(), Ok(Target::new("/", "lobby")));
+        let two = Targets::new().with("lobby").with("news");
+        assert_eq!(two.clone().into_single(), Err(two));
+        assert!(Targets::new().into_single().is_err());
+        // A refused room value must reach `broadcast` as an error, so the
+        // target beside it does not make the broadcast single.
+        let mut refused = Targets::from_value("lobby");
+        refused.invalid.push(crate::error::InvalidRoomName {
+            key: "chat",
+            value: "a|b".into(),
+        });
+        assert_eq!(refused.clone().into_single(), Err(refused));
     }
 
     #[test]

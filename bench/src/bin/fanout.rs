@@ -2,7 +2,10 @@
 //! websocket clients that join R rooms with `join_chat`, runs the stack's
 //! emitter for M `update_chat` events through Redis, and reports deliveries
 //! per second, lost and duplicated deliveries, latency, and the server's
-//! peak RSS and CPU seconds; then the ratios between stacks.
+//! peak RSS and CPU seconds; then the ratios between stacks. Deliveries per
+//! second count over the delivery window: from the earliest send time in a
+//! received payload (`t`) to the last arrival, so neither the emitter's
+//! start-up nor the generator's polling counts.
 //!
 //! ```text
 //! fanout --clients 1000 --rooms 100 --events 20000 [--rate 0] [--repeat 3] --stack NAME=SERVER_CMD;;EMITTER_CMD ...
@@ -117,11 +120,34 @@ fn usage(pid: u32) -> (u64, f64) {
     (hwm, ticks as f64 / 100.0)
 }
 
-/// What one client saw: which events (by seq), and their latencies in µs.
+/// What one client saw: which events (by seq), their latencies in µs, and
+/// the window they span: the earliest send time among them and the latest
+/// arrival (unix µs).
 #[derive(Default)]
 struct Seen {
     seqs: Vec<u64>,
     latencies: Vec<u64>,
+    first_sent: Option<u64>,
+    last_received: u64,
+}
+
+impl Seen {
+    fn record(&mut self, seq: u64, sent: u64, received: u64) {
+        self.seqs.push(seq);
+        self.latencies.push(received.saturating_sub(sent));
+        self.first_sent = Some(self.first_sent.map_or(sent, |first| first.min(sent)));
+        self.last_received = self.last_received.max(received);
+    }
+
+    /// Moves `other`'s records into this one.
+    fn take(&mut self, other: &mut Seen) {
+        self.seqs.append(&mut other.seqs);
+        self.latencies.append(&mut other.latencies);
+        if let Some(sent) = other.first_sent.take() {
+            self.first_sent = Some(self.first_sent.map_or(sent, |first| first.min(sent)));
+        }
+        self.last_received = self.last_received.max(other.last_received);
+    }
 }
 
 /// One client: connect, join its chat, then record every `update_chat`
@@ -153,9 +179,7 @@ async fn client(
             frame = ws.next() => frame,
             _ = tick.tick() => {
                 if !local.seqs.is_empty() {
-                    let mut shared = seen.lock().await;
-                    shared.seqs.append(&mut local.seqs);
-                    shared.latencies.append(&mut local.latencies);
+                    seen.lock().await.take(&mut local);
                 }
                 continue;
             }
@@ -182,8 +206,7 @@ async fn client(
             };
             // Python sends nanoseconds, the others microseconds.
             let t = if t > 100_000_000_000_000_000 { t / 1000 } else { t };
-            local.seqs.push(seq);
-            local.latencies.push(now.saturating_sub(t));
+            local.record(seq, t, now);
         }
     }
     Ok(())
@@ -256,7 +279,6 @@ async fn run_stack(args: &Args, stack: &Stack) -> Report {
 
     let per_room = |room: u64| (0..args.events).filter(|n| n % args.rooms == room).count() as u64;
     let expected: u64 = (0..args.clients).map(|i| per_room(i % args.rooms)).sum();
-    let start = Instant::now();
     let emit_env = [
         ("REDIS_SOCKETIO_URL", args.redis.clone()),
         ("EVENTS", args.events.to_string()),
@@ -273,14 +295,13 @@ async fn run_stack(args: &Args, stack: &Stack) -> Report {
         .to_owned();
 
     // Wait until everything arrived, or nothing more arrives for 2 s.
-    let (mut last, mut last_change, mut last_time) = (0, Instant::now(), start.elapsed());
+    let (mut last, mut last_change) = (0, Instant::now());
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let now = delivered(&seen).await;
         if now != last {
             last = now;
             last_change = Instant::now();
-            last_time = start.elapsed();
         }
         if now >= expected || last_change.elapsed() > Duration::from_secs(3) {
             break;
@@ -295,8 +316,12 @@ async fn run_stack(args: &Args, stack: &Stack) -> Report {
 
     let mut latencies = Vec::new();
     let (mut unique, mut duplicated) = (0u64, 0u64);
+    // The delivery window: from the first event's send time to the last arrival.
+    let (mut first_sent, mut last_received) = (u64::MAX, 0);
     for s in &seen {
         let s = s.lock().await;
+        first_sent = first_sent.min(s.first_sent.unwrap_or(u64::MAX));
+        last_received = last_received.max(s.last_received);
         let mut counts: HashMap<u64, u32> = HashMap::new();
         for seq in &s.seqs {
             *counts.entry(*seq).or_default() += 1;
@@ -318,7 +343,7 @@ async fn run_stack(args: &Args, stack: &Stack) -> Report {
         expected,
         lost: expected.saturating_sub(unique),
         duplicated,
-        seconds: last_time.as_secs_f64(),
+        seconds: last_received.saturating_sub(first_sent) as f64 / 1e6,
         p50: pct(0.50),
         p99: pct(0.99),
         max: latencies.last().copied().unwrap_or(0),
@@ -330,15 +355,16 @@ async fn run_stack(args: &Args, stack: &Stack) -> Report {
 
 impl Report {
     fn rate(&self) -> f64 {
-        self.deliveries as f64 / self.seconds
+        self.deliveries as f64 / self.seconds.max(1e-6)
     }
 
     fn print(&self, label: &str) {
         println!(
-            "{:<10} {label:<6} deliveries/s {:>10.0}  delivered {}/{}  lost {}  dup {}  p50 {:.2} ms  p99 {:.2} ms  \
+            "{:<10} {label:<6} deliveries/s {:>10.0} in {:.3} s  delivered {}/{}  lost {}  dup {}  p50 {:.2} ms  p99 {:.2} ms  \
              max {:.2} ms  rss {:.0} MB  cpu {:.2} s  deliveries/cpu-s {:.0}   [{}]",
             self.name,
             self.rate(),
+            self.seconds,
             self.deliveries,
             self.expected,
             self.lost,

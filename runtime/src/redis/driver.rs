@@ -120,7 +120,10 @@ async fn connect_single(
     let client = redis::Client::open(config.url())?;
     let mut manager = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(config.timeout()))
-        .set_response_timeout(Some(config.timeout()))
+        // Every request of ours runs under `within`, so one timer bounds it.
+        // A subscriber keeps the connection's own timer as well, for the
+        // subscriptions it sends again by itself after a reconnect.
+        .set_response_timeout(push.is_some().then(|| config.timeout()))
         // Keep trying, at least every second, for as long as Redis is away.
         .set_number_of_retries(usize::MAX)
         .set_max_delay(Duration::from_secs(1));
