@@ -200,20 +200,32 @@ impl Broadcaster {
         if !event.broadcast_when().await {
             return Ok(false);
         }
-        match event.broadcast_on().await.into_single() {
+        let targets = match event.broadcast_on().await.into_single() {
             // One room, the common case: straight to its namespace's emit.
             Ok(target) => match &self.sender {
-                Sender::Local(io) => emit_one(io, event, target).await,
-                Sender::Redis(io) => emit_one(io, event, target).await,
+                Sender::Local(io) => return emit_one(io, event, target).await,
+                Sender::Redis(io) => return emit_one(io, event, target).await,
+                Sender::Transport(_) => Targets::from_value(target),
+            },
+            Err(targets) => targets,
+        };
+        let (groups, invalid) = targets.into_groups();
+        let mut errors: Vec<BroadcastError> = invalid.into_iter().map(BroadcastError::from).collect();
+        let sent = !groups.is_empty();
+        if sent {
+            let payload = event.broadcast_as().await;
+            match &self.sender {
+                Sender::Local(io) => emit_io(io, groups, E::NAME, &payload, &mut errors).await,
+                Sender::Redis(io) => emit_io(io, groups, E::NAME, &payload, &mut errors).await,
                 Sender::Transport(transport) => {
-                    broadcast_json(&**transport, event, Targets::from_value(target)).await
+                    emit_json(&**transport, groups, E::NAME, &payload, &mut errors).await
                 }
-            },
-            Err(targets) => match &self.sender {
-                Sender::Local(io) => broadcast_io(io, event, targets).await,
-                Sender::Redis(io) => broadcast_io(io, event, targets).await,
-                Sender::Transport(transport) => broadcast_json(&**transport, event, targets).await,
-            },
+            }
+        }
+        match errors.len() {
+            0 => Ok(sent),
+            1 => Err(errors.remove(0)),
+            _ => Err(BroadcastError::Failed(errors)),
         }
     }
 }
@@ -228,52 +240,6 @@ async fn emit_one<A: Adapter, E: BroadcastEvent>(
     emit_to(io, &namespace, room, E::NAME, &payload)
         .await
         .map(|()| true)
-}
-
-/// Broadcasts through socketioxide, which serializes the payload into each
-/// namespace's packet.
-async fn broadcast_io<A: Adapter, E: BroadcastEvent>(
-    io: &SocketIo<A>,
-    event: &E,
-    targets: Targets,
-) -> Result<bool, BroadcastError> {
-    let (groups, mut errors) = groups_and_errors(targets);
-    let sent = !groups.is_empty();
-    if sent {
-        let payload = event.broadcast_as().await;
-        emit_io(io, groups, E::NAME, &payload, &mut errors).await;
-    }
-    outcome(sent, errors)
-}
-
-/// Broadcasts through a [`Transport`], the payload serialized to JSON once.
-async fn broadcast_json<E: BroadcastEvent>(
-    transport: &dyn Transport,
-    event: &E,
-    targets: Targets,
-) -> Result<bool, BroadcastError> {
-    let (groups, mut errors) = groups_and_errors(targets);
-    let sent = !groups.is_empty();
-    if sent {
-        let payload = event.broadcast_as().await;
-        emit_json(transport, groups, E::NAME, &payload, &mut errors).await;
-    }
-    outcome(sent, errors)
-}
-
-/// The targets per namespace, and the refused room values as errors.
-fn groups_and_errors(targets: Targets) -> (SmallVec<[Group; 1]>, Vec<BroadcastError>) {
-    let (groups, invalid) = targets.into_groups();
-    (groups, invalid.into_iter().map(BroadcastError::from).collect())
-}
-
-/// `Ok(sent)`, or every error at once.
-fn outcome(sent: bool, mut errors: Vec<BroadcastError>) -> Result<bool, BroadcastError> {
-    match errors.len() {
-        0 => Ok(sent),
-        1 => Err(errors.remove(0)),
-        _ => Err(BroadcastError::Failed(errors)),
-    }
 }
 
 /// `value` as a `T`, when it is one.
