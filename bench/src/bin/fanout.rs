@@ -135,7 +135,7 @@ impl Seen {
     fn record(&mut self, seq: u64, sent: u64, received: u64) {
         self.seqs.push(seq);
         self.latencies.push(received.saturating_sub(sent));
-        self.first_sent = Some(self.first_sent.map_or(sent, |first| first.min(sent)));
+        self.first_sent = earliest(self.first_sent, Some(sent));
         self.last_received = self.last_received.max(received);
     }
 
@@ -143,11 +143,14 @@ impl Seen {
     fn take(&mut self, other: &mut Seen) {
         self.seqs.append(&mut other.seqs);
         self.latencies.append(&mut other.latencies);
-        if let Some(sent) = other.first_sent.take() {
-            self.first_sent = Some(self.first_sent.map_or(sent, |first| first.min(sent)));
-        }
+        self.first_sent = earliest(self.first_sent, other.first_sent.take());
         self.last_received = self.last_received.max(other.last_received);
     }
+}
+
+/// The earlier of two optional times.
+fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    a.into_iter().chain(b).min()
 }
 
 /// One client: connect, join its chat, then record every `update_chat`
