@@ -18,11 +18,58 @@ pub fn targets(value: impl crate::targets::IntoTargets) -> Targets {
     Targets::from_value(value)
 }
 
-/// Deserializes a join payload into a room, as a validation error on failure.
+/// Deserializes a join payload into a room with fields. No payload at all
+/// (`Null`) reads as `{}`, so the error names the first missing field; any
+/// error says what the room `expected` (e.g. `{"chat_id": <integer>}`).
 pub fn deserialize_room<R: serde::de::DeserializeOwned>(
     payload: serde_json::Value,
+    expected: &'static str,
 ) -> Result<R, ValidationError> {
-    serde_json::from_value(payload).map_err(ValidationError::from)
+    let payload = match payload {
+        serde_json::Value::Null => serde_json::Value::Object(serde_json::Map::new()),
+        payload => payload,
+    };
+    serde_json::from_value(payload).map_err(|source| ValidationError::Payload { expected, source })
+}
+
+/// Checks the join payload of a room without fields: none, `null` or an
+/// object (whose entries it ignores, as serde ignores unknown fields).
+pub fn fieldless_room(payload: &serde_json::Value) -> Result<(), ValidationError> {
+    use serde::Deserialize as _;
+    if payload.is_null() {
+        return Ok(());
+    }
+    NoFields::deserialize(payload)
+        .map(|NoFields| ())
+        .map_err(|source| ValidationError::Payload {
+            expected: NO_FIELDS,
+            source,
+        })
+}
+
+const NO_FIELDS: &str = "no payload, `null` or `{}`";
+
+/// What a room without fields accepts: an object, any entries ignored.
+struct NoFields;
+
+impl<'de> serde::Deserialize<'de> for NoFields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = NoFields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(NO_FIELDS)
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<NoFields, M::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(NoFields)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// Converts a connect function's error into a refusal.

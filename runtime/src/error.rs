@@ -1,6 +1,6 @@
-//! Error types of the runtime.
+//! Every error type of the runtime.
 
-use std::fmt;
+use std::borrow::Cow;
 
 /// A room identifier that cannot become a room name.
 ///
@@ -17,82 +17,84 @@ pub struct InvalidRoomName {
 
 /// Why a join or leave request was refused before any guard ran.
 ///
-/// Sent to the client as `error` `{"type":"validation_error","msg":...}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValidationError(pub String);
+/// Sent to the client as `error` `{"type":"validation_error","msg":...}`,
+/// where `msg` names the client event: a [`Payload`](Self::Payload) error
+/// of `join_chat` reads ``join_chat expects {"chat_id": <integer>}: missing
+/// field `chat_id` ``.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidationError {
+    /// The payload does not describe the room.
+    #[error("expects {expected}: {source}")]
+    Payload {
+        /// What the room's payload looks like, e.g. `{"chat_id": <integer>}`.
+        expected: &'static str,
+        /// What serde found wrong.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The payload describes a room whose name would alias another's.
+    #[error(transparent)]
+    RoomName(#[from] InvalidRoomName),
+    /// Refused by the room's own `extract`, with this message.
+    #[error("{0}")]
+    Message(Cow<'static, str>),
+}
 
 impl ValidationError {
-    /// A validation error with this message.
-    pub fn new(msg: impl Into<String>) -> Self {
-        Self(msg.into())
+    /// A refusal with this message, for a room's `extract`.
+    pub fn new(msg: impl Into<Cow<'static, str>>) -> Self {
+        Self::Message(msg.into())
     }
 
-    /// The message sent to the client.
-    pub fn message(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ValidationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+    /// The message the client receives for a request of `event` (`join_chat`).
+    pub fn message_for(&self, event: &str) -> String {
+        match self {
+            Self::Payload { .. } => format!("{event} {self}"),
+            other => other.to_string(),
+        }
     }
 }
 
-impl std::error::Error for ValidationError {}
-
-impl From<serde_json::Error> for ValidationError {
-    fn from(e: serde_json::Error) -> Self {
-        Self(e.to_string())
-    }
-}
-
-impl From<InvalidRoomName> for ValidationError {
-    fn from(e: InvalidRoomName) -> Self {
-        Self(e.to_string())
-    }
-}
-
-impl From<&str> for ValidationError {
-    fn from(msg: &str) -> Self {
-        Self(msg.to_owned())
+impl From<&'static str> for ValidationError {
+    fn from(msg: &'static str) -> Self {
+        Self::new(msg)
     }
 }
 
 impl From<String> for ValidationError {
     fn from(msg: String) -> Self {
-        Self(msg)
+        Self::new(msg)
     }
 }
 
 /// A refused connection: the client receives `connect_error` with this message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectError(pub String);
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConnectError {
+    message: Cow<'static, str>,
+}
 
 impl ConnectError {
     /// A refusal with this message.
-    pub fn new(msg: impl Into<String>) -> Self {
-        Self(msg.into())
+    pub fn new(msg: impl Into<Cow<'static, str>>) -> Self {
+        Self { message: msg.into() }
+    }
+
+    /// The message the client receives.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 
-impl fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConnectError {}
-
-impl From<&str> for ConnectError {
-    fn from(msg: &str) -> Self {
-        Self(msg.to_owned())
+impl From<&'static str> for ConnectError {
+    fn from(msg: &'static str) -> Self {
+        Self::new(msg)
     }
 }
 
 impl From<String> for ConnectError {
     fn from(msg: String) -> Self {
-        Self(msg)
+        Self::new(msg)
     }
 }
 

@@ -50,7 +50,7 @@ pub trait Namespace: Send + Sync + 'static {
 }
 
 /// What a join or leave request was refused for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Refusal {
     /// The payload did not describe a room: `{"type":"validation_error","msg":...}`.
     Validation(ValidationError),

@@ -347,24 +347,24 @@ async fn on_connect<A: ServerAdapter>(
     socket.extensions.insert(session.clone());
     for room in rooms.iter() {
         let entry = room.entry;
+        let event = room.join;
         socket.on(
-            room.join,
+            event,
             move |socket: SocketRef<A>, TryData(payload): TryData<Value>, ack: AckSender<A>| async move {
-                let outcome = match payload {
-                    Ok(payload) => (entry.join)(&session_of(&socket), payload, &socket).await,
-                    Err(e) => Err(Refusal::Validation(e.to_string().into())),
-                };
-                reply(&socket, ack, "joined", outcome);
+                // Any JSON reads as a `Value`: the only failure is no payload at all.
+                let payload = payload.unwrap_or(Value::Null);
+                let outcome = (entry.join)(&session_of(&socket), payload, &socket).await;
+                reply(&socket, ack, event, "joined", outcome);
             },
         );
+        let event = room.leave;
         socket.on(
-            room.leave,
+            event,
             move |socket: SocketRef<A>, TryData(payload): TryData<Value>, ack: AckSender<A>| async move {
-                let outcome = match payload {
-                    Ok(payload) => (entry.leave)(&session_of(&socket), payload, &socket).await,
-                    Err(e) => Err(Refusal::Validation(e.to_string().into())),
-                };
-                reply(&socket, ack, "left", outcome);
+                // Any JSON reads as a `Value`: the only failure is no payload at all.
+                let payload = payload.unwrap_or(Value::Null);
+                let outcome = (entry.leave)(&session_of(&socket), payload, &socket).await;
+                reply(&socket, ack, event, "left", outcome);
             },
         );
     }
@@ -386,12 +386,13 @@ fn session_of<A: Adapter>(socket: &SocketRef<A>) -> Session {
 fn reply<A: Adapter>(
     socket: &SocketRef<A>,
     ack: AckSender<A>,
+    request: &'static str,
     done: &'static str,
     outcome: Result<String, Refusal>,
 ) {
     let (event, body) = match outcome {
         Ok(room) => (done, json!({ "room": room })),
-        Err(Refusal::Validation(e)) => ("error", json!({ "type": "validation_error", "msg": e.message() })),
+        Err(Refusal::Validation(e)) => ("error", json!({ "type": "validation_error", "msg": e.message_for(request) })),
         Err(Refusal::Forbidden(room)) => ("error", json!({ "type": "forbidden", "room": room })),
     };
     if let Err(e) = socket.emit(event, &body) {

@@ -20,7 +20,7 @@ pub fn expand(room: &Room) -> TokenStream {
         Some(path) => quote! {
             ::core::result::Result::map_err(#path(session, payload).await, ::core::convert::Into::into)
         },
-        None => quote_spanned!(ident.span()=> #p::deserialize_room::<Self>(payload)),
+        None => quote_spanned!(ident.span()=> #p::deserialize_room::<Self>(payload, "the room's fields")),
     };
     let can_join = room.can_join.as_ref().map(|path| {
         quote! {
