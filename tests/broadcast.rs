@@ -2,9 +2,11 @@
 //! recording broadcaster and failing transports: no server involved.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 
 use fast_app::prelude::*;
-use fast_app::{BoxFuture, BroadcastError, Recorded, Rooms, Target, Transport};
+use fast_app::{BroadcastError, Recorded, Target, Transport};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -228,16 +230,16 @@ impl Transport for FailAdmin {
     fn emit<'a>(
         &'a self,
         namespace: &'a str,
-        rooms: Rooms,
+        rooms: Vec<String>,
         event: &'static str,
         payload: &'a RawValue,
-    ) -> BoxFuture<'a, Result<(), BroadcastError>> {
+    ) -> Pin<Box<dyn Future<Output = Result<(), BroadcastError>> + Send + 'a>> {
         if namespace == "/admin" {
             return Box::pin(async move {
                 Err(BroadcastError::Transport {
                     event: event.to_owned(),
                     namespace: namespace.to_owned(),
-                    message: "down".into(),
+                    source: "down".into(),
                 })
             });
         }
@@ -251,7 +253,16 @@ async fn every_failed_part_is_reported_and_the_rest_still_sent() {
     let broadcaster = Broadcaster::new(FailAdmin(recording.clone()));
     let result = broadcaster.broadcast(&Mixed {}).await;
     match result {
-        Err(BroadcastError::Transport { namespace, .. }) => assert_eq!(namespace, "/admin"),
+        Err(BroadcastError::Transport {
+            namespace, source, ..
+        }) => {
+            assert_eq!(namespace, "/admin");
+            assert_eq!(
+                source.to_string(),
+                "down",
+                "the transport's error is kept as the source"
+            );
+        }
         other => panic!("expected the /admin failure, got {other:?}"),
     }
     assert_eq!(recording.take().len(), 1, "the `/` part was still sent");

@@ -572,10 +572,50 @@ async fn garbage_frames_do_not_disturb_other_clients() {
 #[tokio::test]
 async fn the_server_mounts_every_registered_namespace() {
     let srv = TestServer::start().await;
-    let paths: Vec<_> = srv.server.namespaces().iter().map(|ns| ns.path).collect();
+    let paths: Vec<_> = srv.server.namespaces().iter().map(|ns| ns.path()).collect();
     assert_eq!(paths, ["/", "/admin", "/race"]);
-    let keys: Vec<_> = srv.server.namespaces()[0].rooms.iter().map(|r| r.key).collect();
+    let keys: Vec<_> = srv.server.namespaces()[0]
+        .rooms()
+        .iter()
+        .map(|r| r.key())
+        .collect();
     assert_eq!(keys, ["chat", "user", "team", "lobby"]);
+}
+
+#[tokio::test]
+async fn the_layer_keeps_serving_after_the_server_value_is_dropped() {
+    let server = Server::builder()
+        .install_broadcaster(false)
+        .build()
+        .await
+        .expect("server builds");
+    let (layer, broadcaster) = (server.layer(), server.broadcaster().clone());
+    drop(server);
+    let url = serve_on_loopback(axum::Router::new().layer(layer)).await;
+    let mut alice = Client::builder(&url)
+        .auth(json!({ "token": "dropped-alice" }))
+        .connect()
+        .await
+        .expect("connects");
+    join(&mut alice, "chat", json!({ "chat_id": 61 }), "chat|61").await;
+    let news = ChatNews {
+        chats: vec![61],
+        text: "still here".into(),
+    };
+    assert!(broadcaster.broadcast(&news).await.unwrap());
+    assert_eq!(expect(&mut alice, "chat_news").await["text"], json!("still here"));
+}
+
+#[tokio::test]
+async fn an_in_process_server_exposes_its_socketioxide_handle_for_that_adapter_only() {
+    use fast_app::redis::RedisAdapter;
+    use fast_app::socketioxide::adapter::LocalAdapter;
+
+    let srv = TestServer::start().await;
+    assert!(!srv.server.is_redis());
+    let io = srv.server.io::<LocalAdapter>().expect("the in-process handle");
+    assert!(io.of("/admin").is_some());
+    assert!(srv.server.io::<RedisAdapter>().is_none());
 }
 
 /// Broadcasts a burst to one member; returns the payload numbers it

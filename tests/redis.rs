@@ -8,9 +8,9 @@ mod redis_server;
 use std::time::{Duration, Instant};
 
 use common::*;
+use fast_app::ServerError;
 use fast_app::prelude::*;
 use fast_app::redis::RedisConfig;
-use fast_app::{ServerError, redis::RedisAdapter};
 use redis_server::RedisServer;
 use serde_json::json;
 use socketio_test_client::Client;
@@ -30,7 +30,7 @@ fn said(text: &str) -> Said {
 /// A Redis-mode server on a loopback port.
 struct Node {
     url: String,
-    server: fast_app::Server<RedisAdapter>,
+    server: fast_app::Server,
 }
 
 impl Node {
@@ -191,9 +191,9 @@ async fn starting_with_redis_unreachable_is_one_clear_error_naming_the_url() {
         .await
         .expect("the builder returned instead of hanging");
     match result {
-        Err(ServerError::Redis { url, message }) => {
+        Err(ServerError::Redis { url, source }) => {
             assert!(url.contains(&redis.port.to_string()), "{url}");
-            assert!(!message.is_empty());
+            assert!(!source.to_string().is_empty());
         }
         Err(other) => panic!("expected a redis error, got {other}"),
         Ok(_) => panic!("built a server without Redis"),

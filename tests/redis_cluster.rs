@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use fast_app::prelude::*;
-use fast_app::redis::{RedisAdapter, RedisConfig};
+use fast_app::redis::RedisConfig;
 use serde_json::json;
 use socketio_test_client::Client;
 
@@ -111,7 +111,7 @@ impl Drop for Cluster {
     }
 }
 
-async fn serve(config: &RedisConfig) -> (String, fast_app::Server<RedisAdapter>) {
+async fn serve(config: &RedisConfig) -> (String, fast_app::Server) {
     let server = Server::builder()
         .install_broadcaster(false)
         .build_redis(config)

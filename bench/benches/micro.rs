@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use fast_app::socketioxide::SocketIo;
+use fast_app::socketioxide::adapter::LocalAdapter;
 use fast_app::socketioxide::extract::{SocketRef, TryData};
 use fast_app::socketioxide::handler::ConnectHandler;
 use fast_app_bench::emits::{
@@ -33,7 +34,11 @@ fn broadcast(c: &mut Criterion) {
     let (broadcaster, io, received) = rt.block_on(async {
         let (server, url) = fast_app_server().await;
         let received = audience(&url).await;
-        (server.broadcaster().clone(), server.io().clone(), received)
+        (
+            server.broadcaster().clone(),
+            server.io::<LocalAdapter>().expect("in-process server").clone(),
+            received,
+        )
     });
     let mut group = c.benchmark_group("broadcast");
     group.bench_function("derive", |b| {

@@ -8,23 +8,14 @@
 use std::error::Error;
 
 use fast_app::Server;
-use fast_app::redis::RedisConfig;
 
 /// The application's routes with the Socket.IO server mounted on them.
 ///
 /// Every `#[namespace]` of this crate is served. Add your own HTTP routes
 /// to `routes` before the layer.
 pub async fn app(routes: axum::Router) -> Result<axum::Router, fast_app::ServerError> {
-    match std::env::var("REDIS_SOCKETIO_URL") {
-        Ok(_) => {
-            let server = Server::builder().build_redis(&RedisConfig::from_env()).await?;
-            Ok(routes.layer(server.layer()))
-        }
-        Err(_) => {
-            let server = Server::builder().build().await?;
-            Ok(routes.layer(server.layer()))
-        }
-    }
+    let server = Server::builder().build_from_env().await?;
+    Ok(routes.layer(server.layer()))
 }
 
 /// Serves the application on `address` (e.g. `127.0.0.1:3000`) until Ctrl-C.

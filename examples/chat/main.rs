@@ -35,7 +35,6 @@ mod socketio;
 use std::net::Ipv4Addr;
 
 use fast_app::Server;
-use fast_app::redis::RedisConfig;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -50,23 +49,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(_) => 3000,
     };
 
-    let app = match std::env::var("REDIS_SOCKETIO_URL") {
-        Ok(_) => {
-            let config = RedisConfig::from_env();
-            let server = Server::builder().build_redis(&config).await?;
-            tracing::info!(
-                "chat: Redis adapter at {} (prefix `{}`)",
-                config.display_url(),
-                config.prefix()
-            );
-            http::routes().layer(server.layer())
-        }
-        Err(_) => {
-            let server = Server::builder().build().await?;
-            tracing::info!("chat: in-process adapter (single process; set REDIS_SOCKETIO_URL for Redis)");
-            http::routes().layer(server.layer())
-        }
-    };
+    // On Redis when REDIS_SOCKETIO_URL is set, else on the in-process adapter.
+    let server = Server::builder().build_from_env().await?;
+    if !server.is_redis() {
+        tracing::info!("chat: in-process adapter (single process; set REDIS_SOCKETIO_URL for Redis)");
+    }
+    let app = http::routes().layer(server.layer());
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     tracing::info!(
         "chat: open http://127.0.0.1:{port}/ in a browser, or connect a Socket.IO client to \

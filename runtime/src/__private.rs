@@ -6,9 +6,11 @@ pub use serde_json;
 pub use socketioxide::adapter::LocalAdapter;
 pub use socketioxide::extract::SocketRef;
 
+pub use crate::adapter::HandlerTable;
 pub use crate::error::{ConnectError, InvalidRoomName, ValidationError};
 pub use crate::event::BroadcastEvent;
-pub use crate::namespace::{HandlerTable, Namespace, NamespaceDef, RoomEntry, ServedRoom};
+pub use crate::namespace::{Namespace, ServedRoom};
+pub use crate::registry::{NamespaceDef, RoomEntry};
 pub use crate::room::{Room, RoomName};
 pub use crate::session::Session;
 pub use crate::targets::Targets;
@@ -91,19 +93,6 @@ pub const fn keys_differ(a: &str, b: &str) -> bool {
         i += 1;
     }
     false
-}
-
-/// The handler table of a namespace's `handlers = path`, for every adapter
-/// this build of the runtime serves.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! __handler_table {
-    ($path:expr) => {
-        $crate::__private::HandlerTable {
-            local: |socket: &$crate::__private::SocketRef<$crate::__private::LocalAdapter>| $path(socket),
-            redis: |socket: &$crate::__private::SocketRef<$crate::redis::RedisAdapter>| $path(socket),
-        }
-    };
 }
 
 pub use crate::__handler_table as handler_table;

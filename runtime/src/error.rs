@@ -67,6 +67,15 @@ impl From<String> for ValidationError {
     }
 }
 
+/// What a join or leave request was refused for.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// The payload did not describe a room: `{"type":"validation_error","msg":...}`.
+    Validation(ValidationError),
+    /// The guard said no: `{"type":"forbidden","room":name}`.
+    Forbidden(String),
+}
+
 /// A refused connection: the client receives `connect_error` with this message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -129,18 +138,68 @@ pub enum BroadcastError {
         namespace: String,
     },
     /// The transport refused or failed the emit.
-    #[error("event `{event}`: emit to namespace `{namespace}` failed: {message}")]
+    #[error("event `{event}`: emit to namespace `{namespace}` failed: {source}")]
     Transport {
         /// The event's wire name.
         event: String,
         /// The namespace of the failed emit.
         namespace: String,
         /// What the transport said.
-        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Several of the above, one per failed part of a single broadcast.
     #[error("{} parts of the broadcast failed: {}", .0.len(), join(.0))]
     Failed(Vec<BroadcastError>),
+}
+
+impl BroadcastError {
+    /// A broadcast socketioxide did not fully deliver, reported (never
+    /// silent): a payload that does not serialize, a failed publish, or a
+    /// full per-socket queue.
+    pub(crate) fn not_delivered(
+        namespace: &str,
+        event: &'static str,
+        e: socketioxide::BroadcastError,
+    ) -> Self {
+        if let socketioxide::BroadcastError::Serialize(e) = e {
+            // Nothing was sent: the packet is built before any delivery.
+            return Self::Serialize {
+                event: event.to_owned(),
+                source: serde::ser::Error::custom(e),
+            };
+        }
+        let source = match e {
+            socketioxide::BroadcastError::Socket(sockets) => DeliveryError::Sockets(sockets.len()),
+            // socketioxide's adapter error is not `Sync`: its message is kept.
+            other => DeliveryError::Adapter(other.to_string()),
+        };
+        tracing::warn!(
+            namespace,
+            event,
+            "fast-app: broadcast not fully delivered: {source}"
+        );
+        Self::Transport {
+            event: event.to_owned(),
+            namespace: namespace.to_owned(),
+            source: Box::new(source),
+        }
+    }
+}
+
+/// Why socketioxide did not deliver a broadcast everywhere: the
+/// [`source`](std::error::Error::source) of a [`BroadcastError::Transport`]
+/// from a server's own adapter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// This many sockets could not take the packet (their queue was full,
+    /// or closed); every other socket received it.
+    #[error("{0} socket(s) could not take the packet: queue full or closed")]
+    Sockets(usize),
+    /// The adapter failed to hand the broadcast to the other servers (a
+    /// Redis publish); this server's own sockets received it.
+    #[error("{0}")]
+    Adapter(String),
 }
 
 fn join(errors: &[BroadcastError]) -> String {
@@ -182,5 +241,31 @@ pub enum RegistryError {
         first: &'static str,
         /// The second room type.
         second: &'static str,
+    },
+}
+
+/// Why a server, or a Redis emitter, could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The registered namespaces cannot be served together.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// Redis could not be reached or refused the connection.
+    #[error("redis at {url}: {source}")]
+    Redis {
+        /// The URL, without its password.
+        url: String,
+        /// What went wrong.
+        #[source]
+        source: crate::redis::RedisDriverError,
+    },
+    /// The adapter failed to initialise a namespace.
+    #[error("namespace `{path}`: the adapter failed to start: {source}")]
+    Adapter {
+        /// The namespace path.
+        path: &'static str,
+        /// What the adapter said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }

@@ -1,15 +1,17 @@
 //! Runtime of [fast-app](https://docs.rs/fast-app): the traits the derives
 //! implement, broadcast targets, the namespace registry, the server that
-//! mounts it on socketioxide, and the broadcasters.
+//! serves it on socketioxide, and the broadcasters.
 //!
 //! Applications depend on the `fast-app` crate, which re-exports this one
 //! with the macros.
 
+mod adapter;
 mod broadcaster;
 mod error;
 mod event;
 mod layer;
 mod namespace;
+mod protocol;
 pub mod redis;
 pub mod registry;
 mod room;
@@ -20,19 +22,17 @@ mod targets;
 #[doc(hidden)]
 pub mod __private;
 
+pub use adapter::ServerAdapter;
 pub use broadcaster::{Broadcaster, Recorded, Recording, Transport, broadcast};
-pub use error::{BroadcastError, ConnectError, InvalidRoomName, RegistryError, ValidationError};
+pub use error::{
+    BroadcastError, ConnectError, DeliveryError, InvalidRoomName, RegistryError, ServerError, ValidationError,
+};
 pub use event::BroadcastEvent;
-pub use layer::{CompactHead, ServerLayer};
-pub use namespace::{
-    BoxFuture, ConnectOp, DisconnectOp, HandlerTable, Membership, Namespace, NamespaceDef, Refusal,
-    RoomEntry, RoomOp, ServedRoom,
-};
+pub use layer::ServerLayer;
+pub use namespace::{Namespace, ServedRoom};
 pub use room::{Room, RoomName, SEPARATOR};
-pub use server::{
-    DEFAULT_MAX_BUFFER_SIZE, DEFAULT_WS_READ_BUFFER_SIZE, Server, ServerAdapter, ServerBuilder, ServerError,
-};
+pub use server::{DEFAULT_MAX_BUFFER_SIZE, DEFAULT_WS_READ_BUFFER_SIZE, Server, ServerBuilder};
 pub use session::Session;
-pub use targets::{DEFAULT_NAMESPACE, IntoTargets, Rooms, RoomsIntoIter, Target, Targets};
+pub use targets::{DEFAULT_NAMESPACE, IntoTargets, Target, Targets};
 
 pub use socketioxide;

@@ -1,7 +1,89 @@
-//! The namespaces linked into the program, and the rules they must follow together.
+//! The registry: what `#[namespace]` registers, every registration linked
+//! into the program, and the rules they must follow together.
+//!
+//! A registration is data: paths, keys, names, and the type-erased
+//! operations of its namespace and rooms (built in [`protocol`](crate::protocol),
+//! which is where they run).
 
-use crate::error::RegistryError;
-use crate::namespace::NamespaceDef;
+use std::fmt;
+
+use serde_json::Value;
+use socketioxide::socket::DisconnectReason;
+
+use crate::adapter::HandlerTable;
+use crate::error::{ConnectError, Refusal, RegistryError};
+use crate::session::Session;
+
+/// A boxed, sendable future: what a type-erased operation returns.
+pub(crate) type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a room's join or leave needs of a socket, whatever its adapter.
+pub(crate) trait Membership: Send + Sync {
+    /// Puts the socket in `room`.
+    fn join_room(&self, room: String);
+    /// Takes the socket out of `room`.
+    fn leave_room(&self, room: String);
+}
+
+/// A join or leave of one room type: the room's name, or why it was refused.
+pub(crate) type RoomOp =
+    for<'a> fn(&'a Session, Value, &'a dyn Membership) -> BoxFuture<'a, Result<String, Refusal>>;
+
+/// The connect hook of a namespace.
+pub(crate) type ConnectOp = for<'a> fn(&'a Session, &'a Value) -> BoxFuture<'a, Result<(), ConnectError>>;
+
+/// The disconnect hook of a namespace.
+pub(crate) type DisconnectOp = for<'a> fn(&'a Session, DisconnectReason) -> BoxFuture<'a, ()>;
+
+/// One room type of a namespace, as registered. Built by `RoomEntry::of`.
+#[derive(Clone, Copy)]
+pub struct RoomEntry {
+    pub(crate) key: &'static str,
+    pub(crate) type_name: &'static str,
+    pub(crate) join: RoomOp,
+    pub(crate) leave: RoomOp,
+}
+
+impl RoomEntry {
+    /// The room's key: clients emit `join_<key>` and `leave_<key>`.
+    pub fn key(&self) -> &'static str {
+        self.key
+    }
+
+    /// The room type's name, as written in `#[rooms(...)]`.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+}
+
+/// A namespace as `#[namespace]` registers it. Built by `NamespaceDef::of`.
+pub struct NamespaceDef {
+    pub(crate) path: &'static str,
+    pub(crate) type_name: &'static str,
+    pub(crate) rooms: &'static [RoomEntry],
+    pub(crate) connect: ConnectOp,
+    pub(crate) disconnect: DisconnectOp,
+    pub(crate) handlers: Option<HandlerTable>,
+}
+
+impl NamespaceDef {
+    /// The namespace path, e.g. `/` or `/admin`.
+    pub fn path(&self) -> &'static str {
+        self.path
+    }
+
+    /// The namespace type's name.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// The rooms it serves, in `#[rooms(...)]` order.
+    pub fn rooms(&self) -> &'static [RoomEntry] {
+        self.rooms
+    }
+}
+
+inventory::collect!(NamespaceDef);
 
 /// Every namespace registered by `#[namespace]` in the crates linked into
 /// this program, in path order, after checking that they can be served
@@ -17,7 +99,9 @@ pub fn namespaces() -> Result<Vec<&'static NamespaceDef>, RegistryError> {
 
 /// Sorts `defs` by path and refuses an empty registry, two namespaces on
 /// one path, and two rooms of one namespace with one key.
-pub fn check(mut defs: Vec<&'static NamespaceDef>) -> Result<Vec<&'static NamespaceDef>, RegistryError> {
+pub(crate) fn check(
+    mut defs: Vec<&'static NamespaceDef>,
+) -> Result<Vec<&'static NamespaceDef>, RegistryError> {
     if defs.is_empty() {
         return Err(RegistryError::Empty);
     }
@@ -46,10 +130,30 @@ pub fn check(mut defs: Vec<&'static NamespaceDef>) -> Result<Vec<&'static Namesp
     Ok(defs)
 }
 
+impl fmt::Debug for RoomEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RoomEntry")
+            .field("key", &self.key)
+            .field("type_name", &self.type_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for NamespaceDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NamespaceDef")
+            .field("path", &self.path)
+            .field("type_name", &self.type_name)
+            .field("rooms", &self.rooms)
+            .field("handlers", &self.handlers.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::namespace::{Namespace, RoomEntry};
+    use crate::namespace::Namespace;
     use crate::{InvalidRoomName, Room, RoomName, Session, ValidationError};
 
     struct Root;

@@ -1,26 +1,17 @@
-//! The server: mounts every registered namespace on a socketioxide `SocketIo`.
+//! The server: serves every registered namespace on socketioxide, on the
+//! adapter chosen when it is built.
 
-use std::collections::HashSet;
-use std::future::Future;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use socketioxide::adapter::{Adapter, LocalAdapter};
-use socketioxide::extract::{AckSender, SocketRef, TryData};
-use socketioxide::handler::ConnectHandler;
-use socketioxide::layer::SocketIoLayer;
-use socketioxide::socket::DisconnectReason;
 use socketioxide::{SocketIo, SocketIoBuilder};
-use socketioxide_core::adapter::DefinedAdapter;
 
+use crate::adapter::{ErasedIo, IoFamily, ServerAdapter};
 use crate::broadcaster::Broadcaster;
-use crate::error::{ConnectError, RegistryError};
+use crate::error::ServerError;
 use crate::layer::ServerLayer;
-use crate::namespace::{HandlerTable, NamespaceDef, Refusal, RoomEntry};
-use crate::redis::{RedisAdapter, RedisConfig, RedisDriver};
-use crate::registry;
-use crate::session::Session;
+use crate::redis::RedisConfig;
+use crate::registry::{self, NamespaceDef};
+use crate::{protocol, redis};
 
 /// Packets queued per connection before socketioxide drops what follows.
 ///
@@ -36,74 +27,6 @@ pub const DEFAULT_MAX_BUFFER_SIZE: usize = 4096;
 /// per packet, and the buffer grows for a larger frame when one comes. At
 /// 10 000 connections the smaller buffer holds 30 MB less.
 pub const DEFAULT_WS_READ_BUFFER_SIZE: usize = 1024;
-
-/// Why a server could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// The registered namespaces cannot be served together.
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
-    /// Redis could not be reached or refused the connection.
-    #[error("redis at {url}: {message}")]
-    Redis {
-        /// The URL, without its password.
-        url: String,
-        /// What went wrong.
-        message: String,
-    },
-    /// The adapter failed to initialise a namespace.
-    #[error("namespace `{path}`: the adapter failed to start: {message}")]
-    Adapter {
-        /// The namespace path.
-        path: &'static str,
-        /// What the adapter said.
-        message: String,
-    },
-}
-
-impl ServerError {
-    /// Redis at `config` failed with `error`.
-    pub(crate) fn redis(config: &RedisConfig, error: impl std::fmt::Display) -> Self {
-        Self::Redis {
-            url: config.display_url(),
-            message: error.to_string(),
-        }
-    }
-}
-
-/// An adapter the server can mount namespaces on.
-///
-/// Everything fast-app generates is generic over socketioxide's `Adapter`;
-/// this trait adds what mounting needs of a concrete adapter: how it
-/// finishes initialising a namespace, and which entry of a
-/// [`HandlerTable`] holds its custom handlers.
-pub trait ServerAdapter: Adapter + DefinedAdapter {
-    /// The custom handlers of `table` for this adapter.
-    fn handlers(table: &HandlerTable) -> fn(&SocketRef<Self>);
-
-    /// Waits until a namespace's adapter is ready (subscribed, for remote adapters).
-    fn ready(init: Self::InitRes) -> impl Future<Output = Result<(), String>> + Send;
-}
-
-impl ServerAdapter for LocalAdapter {
-    fn handlers(table: &HandlerTable) -> fn(&SocketRef<Self>) {
-        table.local
-    }
-
-    async fn ready(_init: ()) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-impl ServerAdapter for RedisAdapter {
-    fn handlers(table: &HandlerTable) -> fn(&SocketRef<Self>) {
-        table.redis
-    }
-
-    async fn ready(init: Self::InitRes) -> Result<(), String> {
-        init.await.map_err(|e| e.to_string())
-    }
-}
 
 /// Configures and builds a [`Server`].
 #[derive(Debug, Clone)]
@@ -188,15 +111,8 @@ impl ServerBuilder {
     /// every registered namespace.
     pub async fn build(self) -> Result<Server, ServerError> {
         let namespaces = registry::namespaces()?;
-        self.build_with(namespaces).await
-    }
-
-    /// Builds a server on the in-process adapter for the given namespaces
-    /// only (checked like the registry).
-    pub async fn build_with(self, namespaces: Vec<&'static NamespaceDef>) -> Result<Server, ServerError> {
-        let namespaces = registry::check(namespaces)?;
         let (layer, io) = self.socketio().build_layer();
-        Server::mount(layer, io, namespaces, self.install).await
+        Server::serve(layer, io, namespaces, self.install).await
     }
 
     /// Builds a server on the Redis adapter, serving every registered
@@ -204,34 +120,47 @@ impl ServerBuilder {
     /// [`redis_emitter`](crate::Broadcaster::redis_emitter), reach its
     /// clients. It returns once every namespace is subscribed; an
     /// unreachable Redis is an error naming the URL.
-    pub async fn build_redis(self, config: &RedisConfig) -> Result<Server<RedisAdapter>, ServerError> {
+    pub async fn build_redis(self, config: &RedisConfig) -> Result<Server, ServerError> {
         let namespaces = registry::namespaces()?;
-        self.build_redis_with(config, namespaces).await
+        let (layer, io) = redis::builder(self.socketio(), config, false)
+            .await?
+            .build_layer();
+        tracing::info!(
+            url = %config.display_url(),
+            prefix = config.prefix(),
+            "fast-app: broadcasts shared through redis"
+        );
+        Server::serve(layer, io, namespaces, self.install).await
     }
 
-    /// Builds a Redis-mode server for the given namespaces only.
-    pub async fn build_redis_with(
-        self,
-        config: &RedisConfig,
-        namespaces: Vec<&'static NamespaceDef>,
-    ) -> Result<Server<RedisAdapter>, ServerError> {
-        let namespaces = registry::check(namespaces)?;
-        let driver = RedisDriver::connect(config)
-            .await
-            .map_err(|e| ServerError::redis(config, e))?;
-        let (layer, io) = self
-            .socketio()
-            .with_adapter::<RedisAdapter>(crate::redis::adapter_state(driver, config))
-            .build_layer();
-        Server::mount(layer, io, namespaces, self.install).await
+    /// Builds the server the environment asks for: on Redis when
+    /// `REDIS_SOCKETIO_URL` is set (see [`RedisConfig::from_env`] for the
+    /// other variables), else on the in-process adapter. One code path for
+    /// both, chosen at run time:
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), fast_app::ServerError> {
+    /// let server = fast_app::Server::builder().build_from_env().await?;
+    /// let app: axum::Router = axum::Router::new().layer(server.layer());
+    /// # Ok(()) }
+    /// ```
+    pub async fn build_from_env(self) -> Result<Server, ServerError> {
+        match std::env::var_os("REDIS_SOCKETIO_URL").filter(|url| !url.is_empty()) {
+            Some(_) => self.build_redis(&RedisConfig::from_env()).await,
+            None => self.build().await,
+        }
     }
 }
 
 /// A Socket.IO server serving the registered namespaces, ready to be put in
 /// an axum router with [`Server::layer`].
-pub struct Server<A: ServerAdapter = LocalAdapter> {
-    layer: SocketIoLayer<A>,
-    io: SocketIo<A>,
+///
+/// The server is the same type on every adapter, so an application picks
+/// in-process or Redis at run time ([`ServerBuilder::build_from_env`]) with
+/// one code path.
+pub struct Server {
+    layer: ServerLayer,
+    io: ErasedIo,
     broadcaster: Broadcaster,
     namespaces: Vec<&'static NamespaceDef>,
 }
@@ -241,26 +170,15 @@ impl Server {
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
     }
-}
 
-impl<A: ServerAdapter> Server<A> {
-    async fn mount(
-        layer: SocketIoLayer<A>,
+    async fn serve<A: ServerAdapter>(
+        layer: socketioxide::layer::SocketIoLayer<A>,
         io: SocketIo<A>,
         namespaces: Vec<&'static NamespaceDef>,
         install: bool,
     ) -> Result<Self, ServerError> {
         for &def in &namespaces {
-            let rooms: Arc<[RoomEvents]> = def.rooms.iter().map(RoomEvents::new).collect();
-            let handler = (async || {}).with(move |socket: SocketRef<A>, TryData(auth): TryData<Value>| {
-                on_connect(def, rooms.clone(), socket, auth.unwrap_or(Value::Null))
-            });
-            A::ready(io.ns(def.path, handler))
-                .await
-                .map_err(|message| ServerError::Adapter {
-                    path: def.path,
-                    message,
-                })?;
+            protocol::serve(&io, def).await?;
             tracing::info!(
                 namespace = def.path,
                 rooms = ?def.rooms.iter().map(|r| r.key).collect::<Vec<_>>(),
@@ -273,21 +191,29 @@ impl<A: ServerAdapter> Server<A> {
             broadcaster.install();
         }
         Ok(Self {
-            layer,
-            io,
+            layer: ServerLayer::new(layer),
+            io: A::erase::<IoFamily>(io),
             broadcaster,
             namespaces,
         })
     }
 
     /// The tower layer to add to an axum `Router` (`.layer(server.layer())`).
-    pub fn layer(&self) -> ServerLayer<A> {
-        ServerLayer::new(self.layer.clone())
+    /// It keeps alive all it serves: the `Server` may be dropped after.
+    pub fn layer(&self) -> ServerLayer {
+        self.layer.clone()
     }
 
-    /// The socketioxide handle, for everything fast-app does not wrap.
-    pub fn io(&self) -> &SocketIo<A> {
-        &self.io
+    /// The socketioxide handle, for everything fast-app does not wrap, when
+    /// the server runs on adapter `A`:
+    /// `server.io::<LocalAdapter>()` or `server.io::<RedisAdapter>()`.
+    pub fn io<A: ServerAdapter>(&self) -> Option<&SocketIo<A>> {
+        A::of(&self.io)
+    }
+
+    /// Whether the server runs on the Redis adapter.
+    pub fn is_redis(&self) -> bool {
+        self.io::<crate::redis::RedisAdapter>().is_some()
     }
 
     /// This server's broadcaster.
@@ -301,104 +227,11 @@ impl<A: ServerAdapter> Server<A> {
     }
 }
 
-/// A room's client event names, made once per server.
-struct RoomEvents {
-    join: &'static str,
-    leave: &'static str,
-    entry: &'static RoomEntry,
-}
-
-impl RoomEvents {
-    fn new(entry: &'static RoomEntry) -> Self {
-        Self {
-            join: intern(format!("join_{}", entry.key)),
-            leave: intern(format!("leave_{}", entry.key)),
-            entry,
-        }
-    }
-}
-
-/// A `'static` copy of `name`, made once per distinct name in the process.
-fn intern(name: String) -> &'static str {
-    static NAMES: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
-    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
-    let names = names.get_or_insert_with(HashSet::new);
-    match names.get(name.as_str()) {
-        Some(name) => name,
-        None => {
-            let name: &'static str = Box::leak(name.into_boxed_str());
-            names.insert(name);
-            name
-        }
-    }
-}
-
-/// The connect middleware: authenticates, then registers every handler
-/// before socketioxide acknowledges the connection, so that no event the
-/// client sends right after connecting finds the socket without its handler.
-async fn on_connect<A: ServerAdapter>(
-    def: &'static NamespaceDef,
-    rooms: Arc<[RoomEvents]>,
-    socket: SocketRef<A>,
-    auth: Value,
-) -> Result<(), ConnectError> {
-    let session = Session::for_socket(socket.id, socket.ns());
-    (def.connect)(&session, &auth).await?;
-    socket.extensions.insert(session.clone());
-    for room in rooms.iter() {
-        let entry = room.entry;
-        let event = room.join;
-        socket.on(
-            event,
-            move |socket: SocketRef<A>, TryData(payload): TryData<Value>, ack: AckSender<A>| async move {
-                // Any JSON reads as a `Value`: the only failure is no payload at all.
-                let payload = payload.unwrap_or(Value::Null);
-                let outcome = (entry.join)(&session_of(&socket), payload, &socket).await;
-                reply(&socket, ack, event, "joined", outcome);
-            },
-        );
-        let event = room.leave;
-        socket.on(
-            event,
-            move |socket: SocketRef<A>, TryData(payload): TryData<Value>, ack: AckSender<A>| async move {
-                // Any JSON reads as a `Value`: the only failure is no payload at all.
-                let payload = payload.unwrap_or(Value::Null);
-                let outcome = (entry.leave)(&session_of(&socket), payload, &socket).await;
-                reply(&socket, ack, event, "left", outcome);
-            },
-        );
-    }
-    socket.on_disconnect(move |reason: DisconnectReason| async move {
-        (def.disconnect)(&session, reason).await;
-    });
-    if let Some(table) = &def.handlers {
-        A::handlers(table)(&socket);
-    }
-    Ok(())
-}
-
-fn session_of<A: Adapter>(socket: &SocketRef<A>) -> Session {
-    socket.extensions.get::<Session>().unwrap_or_default()
-}
-
-/// Answers a join or leave: the outcome event, and its payload as the
-/// acknowledgement when the client asked for one.
-fn reply<A: Adapter>(
-    socket: &SocketRef<A>,
-    ack: AckSender<A>,
-    request: &'static str,
-    done: &'static str,
-    outcome: Result<String, Refusal>,
-) {
-    let (event, body) = match outcome {
-        Ok(room) => (done, json!({ "room": room })),
-        Err(Refusal::Validation(e)) => ("error", json!({ "type": "validation_error", "msg": e.message_for(request) })),
-        Err(Refusal::Forbidden(room)) => ("error", json!({ "type": "forbidden", "room": room })),
-    };
-    if let Err(e) = socket.emit(event, &body) {
-        tracing::warn!(socket = %socket.id, event, "fast-app: reply not sent: {e}");
-    }
-    if let Err(e) = ack.send(&body) {
-        tracing::warn!(socket = %socket.id, event, "fast-app: acknowledgement not sent: {e}");
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("redis", &self.is_redis())
+            .field("namespaces", &self.namespaces)
+            .finish_non_exhaustive()
     }
 }

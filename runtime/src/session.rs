@@ -71,6 +71,10 @@ impl Session {
     }
 
     /// The id of the socket this session belongs to (`None` for [`Session::new`]).
+    ///
+    /// socketioxide's socket id is the Engine.IO session id: on the polling
+    /// transport, whoever holds it can send packets as this client. Keep it
+    /// out of logs, and never hand it to other clients or third parties.
     pub fn socket_id(&self) -> Option<Sid> {
         self.inner.socket.as_ref().map(|(id, _)| *id)
     }
@@ -83,8 +87,9 @@ impl Session {
 
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the socket id: it is the Engine.IO session id, a credential on
+        // the polling transport, and a `Debug` of a session ends up in logs.
         f.debug_struct("Session")
-            .field("socket_id", &self.socket_id())
             .field("namespace", &self.namespace())
             .finish_non_exhaustive()
     }

@@ -1,7 +1,6 @@
 //! Where a broadcast goes: rooms, each in a namespace.
 
 use std::borrow::Cow;
-use std::ops::Deref;
 
 use smallvec::SmallVec;
 
@@ -121,20 +120,20 @@ impl Targets {
 
     /// The targets grouped per namespace, each room once, in first-seen order,
     /// with the refused room values.
-    pub(crate) fn into_groups(self) -> (SmallVec<[Group; 1]>, Vec<InvalidRoomName>) {
-        let mut groups: SmallVec<[Group; 1]> = SmallVec::new();
+    pub(crate) fn into_groups(self) -> (Vec<Group>, Vec<InvalidRoomName>) {
+        let mut groups: Vec<Group> = Vec::new();
         for Target { namespace, room } in self.list {
             let index = match groups.iter().position(|g| g.namespace == namespace) {
                 Some(index) => index,
                 None => {
                     groups.push(Group {
                         namespace,
-                        rooms: Rooms::default(),
+                        rooms: Vec::new(),
                     });
                     groups.len() - 1
                 }
             };
-            let rooms = &mut groups[index].rooms.0;
+            let rooms = &mut groups[index].rooms;
             if !rooms.contains(&room) {
                 rooms.push(room);
             }
@@ -147,79 +146,9 @@ impl Targets {
 #[derive(Debug)]
 pub(crate) struct Group {
     pub(crate) namespace: Cow<'static, str>,
-    pub(crate) rooms: Rooms,
+    /// Each room once, in target order.
+    pub(crate) rooms: Vec<String>,
 }
-
-/// The rooms of one emit, each once, in target order.
-///
-/// One room, the common case, is held without a heap allocation of its own.
-///
-/// ```
-/// use fast_app_runtime::Rooms;
-///
-/// let rooms = Rooms::from(vec!["chat|1".to_string(), "chat|2".to_string()]);
-/// assert_eq!(rooms.len(), 2);
-/// assert_eq!(rooms[0], "chat|1");
-/// assert_eq!(rooms.into_iter().collect::<Vec<_>>(), ["chat|1", "chat|2"]);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Rooms(SmallVec<[String; 1]>);
-
-impl Rooms {
-    /// The one room, or all of them when there are several.
-    pub fn into_single(self) -> Result<String, Self> {
-        match self.0.into_inner() {
-            Ok([room]) => Ok(room),
-            Err(rooms) => Err(Self(rooms)),
-        }
-    }
-
-    /// The room names as a `Vec`.
-    pub fn into_vec(self) -> Vec<String> {
-        self.0.into_vec()
-    }
-}
-
-impl Deref for Rooms {
-    type Target = [String];
-
-    fn deref(&self) -> &[String] {
-        &self.0
-    }
-}
-
-impl From<Vec<String>> for Rooms {
-    fn from(rooms: Vec<String>) -> Self {
-        Self(SmallVec::from_vec(rooms))
-    }
-}
-
-impl IntoIterator for Rooms {
-    type Item = String;
-    type IntoIter = RoomsIntoIter;
-
-    fn into_iter(self) -> RoomsIntoIter {
-        RoomsIntoIter(self.0.into_iter())
-    }
-}
-
-/// The room names of a [`Rooms`], by value.
-#[derive(Debug)]
-pub struct RoomsIntoIter(smallvec::IntoIter<[String; 1]>);
-
-impl Iterator for RoomsIntoIter {
-    type Item = String;
-
-    fn next(&mut self) -> Option<String> {
-        self.0.next()
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.0.size_hint()
-    }
-}
-
-impl ExactSizeIterator for RoomsIntoIter {}
 
 /// A value `on = ...` accepts: a room name, a served room, or collections of those.
 #[diagnostic::on_unimplemented(
@@ -319,15 +248,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_room_is_single_and_more_are_not() {
-        let one = Rooms::from(vec!["a".to_string()]);
-        assert_eq!(one.into_single(), Ok("a".to_string()));
-        let two = Rooms::from(vec!["a".to_string(), "b".to_string()]);
-        assert_eq!(two.clone().into_single(), Err(two));
-        assert!(Rooms::default().into_single().is_err());
-    }
-
-    #[test]
     fn one_valid_target_is_single_and_anything_else_is_not() {
         let one = Targets::from_value("lobby");
         assert_eq!(one.into_single(), Ok(Target::new("/", "lobby")));
@@ -353,7 +273,7 @@ mod tests {
             .with("news");
         let (groups, invalid) = targets.into_groups();
         assert!(invalid.is_empty());
-        let groups: Vec<_> = groups.iter().map(|g| (&*g.namespace, g.rooms.to_vec())).collect();
+        let groups: Vec<_> = groups.iter().map(|g| (&*g.namespace, g.rooms.clone())).collect();
         assert_eq!(
             groups,
             [

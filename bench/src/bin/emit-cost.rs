@@ -5,6 +5,7 @@
 //! reads the inclusive cost of `derive_chunk` and `hand_chunk`: the emits
 //! only, each path's own work, the same deliveries.
 
+use fast_app::socketioxide::adapter::LocalAdapter;
 use fast_app_bench::emits::{
     CHUNK, audience, derive_chunk, fast_app_server, hand_chunk, runtime, timed_emits,
 };
@@ -21,7 +22,10 @@ fn main() {
     runtime().block_on(async {
         let (server, url) = fast_app_server().await;
         let received = audience(&url).await;
-        let (broadcaster, io) = (server.broadcaster(), server.io());
+        let (broadcaster, io) = (
+            server.broadcaster(),
+            server.io::<LocalAdapter>().expect("in-process server"),
+        );
         let (mut derive, mut hand) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
         let mut done = 0;
         while done < events {

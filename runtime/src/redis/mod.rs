@@ -10,18 +10,33 @@ mod driver;
 pub use config::{DEFAULT_PREFIX, DEFAULT_REDIS_URL, RedisConfig};
 pub use driver::{RedisDriver, RedisDriverError};
 
+use crate::error::ServerError;
+
 /// The socketioxide adapter of a Redis-mode server: socketioxide-redis over
 /// [`RedisDriver`].
 pub type RedisAdapter = socketioxide_redis::CustomRedisAdapter<socketioxide::adapter::Emitter, RedisDriver>;
 
-/// The adapter state a Redis-mode `SocketIo` is built with.
-pub(crate) fn adapter_state(
-    driver: RedisDriver,
+/// A socketioxide builder on the Redis adapter at `config`: for a server
+/// (`publish_only == false`: it subscribes to its namespaces' channels) or
+/// for an emitter (it subscribes to nothing). Fails when Redis cannot be
+/// reached within the configuration's start-up wait.
+pub(crate) async fn builder(
+    builder: socketioxide::SocketIoBuilder,
     config: &RedisConfig,
-) -> socketioxide_redis::RedisAdapterCtr<RedisDriver> {
+    publish_only: bool,
+) -> Result<socketioxide::SocketIoBuilder<RedisAdapter>, ServerError> {
+    let driver = match publish_only {
+        false => RedisDriver::connect(config).await,
+        true => RedisDriver::publish_only(config).await,
+    }
+    .map_err(|source| ServerError::Redis {
+        url: config.display_url(),
+        source,
+    })?;
     let adapter = socketioxide_redis::RedisAdapterConfig::new()
         .with_prefix(config.prefix().to_owned())
         .with_stream_buffer(config.stream_buffer())
         .with_request_timeout(config.request_timeout());
-    socketioxide_redis::RedisAdapterCtr::new_with_driver(driver, adapter)
+    let state = socketioxide_redis::RedisAdapterCtr::new_with_driver(driver, adapter);
+    Ok(builder.with_adapter::<RedisAdapter>(state))
 }

@@ -1,0 +1,222 @@
+//! The socketioxide adapters the runtime serves, and everything it knows of
+//! each: how a namespace becomes ready, which entry of a handler table is
+//! the adapter's, and how a broadcast is emitted on it.
+//!
+//! Everything else (the protocol, the server, the broadcaster) is generic
+//! over [`ServerAdapter`], and a server chosen at run time holds its
+//! socketioxide values in [`Erased`] form. Serving one more socketioxide
+//! adapter (Postgres, MongoDB...) happens in this file only: one
+//! `ServerAdapter` impl, one variant of [`Erased`] and its arm in
+//! [`on_adapter!`], one field of [`HandlerTable`] and its line in
+//! `handler_table!`.
+
+use std::error::Error;
+use std::future::Future;
+
+use serde::Serialize;
+use socketioxide::SocketIo;
+use socketioxide::adapter::{Adapter, LocalAdapter};
+use socketioxide::extract::SocketRef;
+use socketioxide_core::adapter::{DefinedAdapter, RoomParam};
+
+use crate::error::BroadcastError;
+use crate::redis::RedisAdapter;
+
+/// An adapter a [`Server`](crate::Server) can run on: socketioxide's
+/// in-process [`LocalAdapter`] (the embedded default) and fast-app's
+/// [`RedisAdapter`]. Sealed: the runtime knows what each needs.
+pub trait ServerAdapter: Adapter + DefinedAdapter + sealed::Sealed {
+    /// The custom handlers of `table` for this adapter.
+    #[doc(hidden)]
+    fn handlers(table: &HandlerTable) -> fn(&SocketRef<Self>);
+
+    /// Waits until a namespace's adapter is ready (subscribed, for remote adapters).
+    #[doc(hidden)]
+    fn ready(init: Self::InitRes) -> impl Future<Output = Result<(), Box<dyn Error + Send + Sync>>> + Send;
+
+    /// `value` in its adapter-erased form.
+    #[doc(hidden)]
+    fn erase<F: Family>(value: F::Of<Self>) -> Erased<F>;
+
+    /// The value of `erased`, when it is of this adapter.
+    #[doc(hidden)]
+    fn of<F: Family>(erased: &Erased<F>) -> Option<&F::Of<Self>>;
+
+    /// Whether the adapter also sends to other servers. socketioxide skips
+    /// this server's own sockets when that fails, so [`emit`] then delivers
+    /// to them itself.
+    #[doc(hidden)]
+    const REMOTE: bool;
+}
+
+impl ServerAdapter for LocalAdapter {
+    const REMOTE: bool = false;
+
+    fn handlers(table: &HandlerTable) -> fn(&SocketRef<Self>) {
+        table.local
+    }
+
+    async fn ready(_init: ()) -> Result<(), Box<dyn Error + Send + Sync>> {
+        Ok(())
+    }
+
+    fn erase<F: Family>(value: F::Of<Self>) -> Erased<F> {
+        Erased::Local(value)
+    }
+
+    fn of<F: Family>(erased: &Erased<F>) -> Option<&F::Of<Self>> {
+        match erased {
+            Erased::Local(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+impl ServerAdapter for RedisAdapter {
+    const REMOTE: bool = true;
+
+    fn handlers(table: &HandlerTable) -> fn(&SocketRef<Self>) {
+        table.redis
+    }
+
+    async fn ready(init: Self::InitRes) -> Result<(), Box<dyn Error + Send + Sync>> {
+        Ok(init.await?)
+    }
+
+    fn erase<F: Family>(value: F::Of<Self>) -> Erased<F> {
+        Erased::Redis(value)
+    }
+
+    fn of<F: Family>(erased: &Erased<F>) -> Option<&F::Of<Self>> {
+        match erased {
+            Erased::Redis(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// Emits `event` once to every socket of `namespace` in any of `rooms`,
+/// socketioxide serializing the payload straight into the packet.
+pub(crate) async fn emit<A: ServerAdapter, R, T>(
+    io: &SocketIo<A>,
+    namespace: &str,
+    rooms: R,
+    event: &'static str,
+    payload: &T,
+) -> Result<(), BroadcastError>
+where
+    R: RoomParam + Clone,
+    T: Serialize + Sync + ?Sized,
+{
+    let ns = served(io, namespace, event)?;
+    if !A::REMOTE {
+        // This server's sockets only: there is no publish that could fail.
+        let result = ns.to(rooms).emit(event, payload).await;
+        return result.map_err(|e| BroadcastError::not_delivered(namespace, event, e));
+    }
+    let result = ns.to(rooms.clone()).emit(event, payload).await;
+    if let Err(socketioxide::BroadcastError::Adapter(_)) = &result
+        && let Some(ns) = io.of(namespace)
+    {
+        // The publish to the other servers failed, and socketioxide then
+        // skips this server's own sockets too: deliver to those at least.
+        let _ = ns.local().to(rooms).emit(event, payload).await;
+    }
+    result.map_err(|e| BroadcastError::not_delivered(namespace, event, e))
+}
+
+/// The broadcast operators of `namespace`, or the error that it is not served.
+fn served<A: Adapter>(
+    io: &SocketIo<A>,
+    namespace: &str,
+    event: &'static str,
+) -> Result<socketioxide::operators::BroadcastOperators<A>, BroadcastError> {
+    io.of(namespace).ok_or_else(|| BroadcastError::UnknownNamespace {
+        event: event.to_owned(),
+        namespace: namespace.to_owned(),
+    })
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for socketioxide::adapter::LocalAdapter {}
+    impl Sealed for crate::redis::RedisAdapter {}
+}
+
+/// A family of socketioxide types parameterised by the adapter, such as
+/// `SocketIo<A>`: what [`Erased`] holds one of.
+#[doc(hidden)]
+pub trait Family {
+    /// The family's type for adapter `A`.
+    type Of<A: ServerAdapter>;
+}
+
+/// A value of family `F` for whichever adapter the server runs on.
+#[doc(hidden)]
+pub enum Erased<F: Family> {
+    /// On the in-process adapter.
+    Local(F::Of<LocalAdapter>),
+    /// On the Redis adapter.
+    Redis(F::Of<RedisAdapter>),
+}
+
+impl<F: Family> Clone for Erased<F>
+where
+    F::Of<LocalAdapter>: Clone,
+    F::Of<RedisAdapter>: Clone,
+{
+    fn clone(&self) -> Self {
+        match self {
+            Self::Local(value) => Self::Local(value.clone()),
+            Self::Redis(value) => Self::Redis(value.clone()),
+        }
+    }
+}
+
+/// Runs `$body` with `$value` bound to the adapter-typed value inside an
+/// [`Erased`]: one statically dispatched copy of the body per adapter.
+macro_rules! on_adapter {
+    ($erased:expr, $value:ident => $body:expr) => {
+        match $erased {
+            $crate::adapter::Erased::Local($value) => $body,
+            $crate::adapter::Erased::Redis($value) => $body,
+        }
+    };
+}
+pub(crate) use on_adapter;
+
+/// `SocketIo<A>`.
+#[doc(hidden)]
+pub struct IoFamily;
+
+impl Family for IoFamily {
+    type Of<A: ServerAdapter> = SocketIo<A>;
+}
+
+/// A socketioxide server on whichever adapter it runs.
+pub(crate) type ErasedIo = Erased<IoFamily>;
+
+/// A namespace's custom event handlers, one entry per adapter.
+///
+/// Built by `#[namespace(handlers = path)]`, through `handler_table!`, from
+/// a function generic over the adapter: `fn path<A: Adapter>(socket: &SocketRef<A>)`.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct HandlerTable {
+    /// For servers on the in-process adapter.
+    pub local: fn(&SocketRef<LocalAdapter>),
+    /// For servers on the Redis adapter.
+    pub redis: fn(&SocketRef<RedisAdapter>),
+}
+
+/// The [`HandlerTable`] of a generic handler function.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __handler_table {
+    ($path:expr) => {
+        $crate::__private::HandlerTable {
+            local: |socket: &$crate::__private::SocketRef<$crate::__private::LocalAdapter>| $path(socket),
+            redis: |socket: &$crate::__private::SocketRef<$crate::redis::RedisAdapter>| $path(socket),
+        }
+    };
+}

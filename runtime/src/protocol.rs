@@ -1,0 +1,230 @@
+//! The wire protocol: what a client sends a namespace, what the server does,
+//! what the client receives. Each section mirrors a row of the protocol
+//! table in the guide.
+//!
+//! | client | server | client receives |
+//! |---|---|---|
+//! | connects with `auth` | the namespace's `connect`, then every handler registered | CONNECT, or `connect_error` |
+//! | `join_K` + payload | extract the room; guard; join; `on_join` | `joined` `{"room"}`, or `error` |
+//! | `leave_K` + payload | extract the room; leave; `on_leave` | `left` `{"room"}`, or `error` |
+//! | disconnects | the namespace's `disconnect` | |
+//!
+//! Everything runs in socketioxide's connect middleware, before it sends
+//! CONNECT: socketioxide drops an event that arrives before its handler
+//! exists, so a join emitted the moment the client is connected must find
+//! its handler already there.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::socket::DisconnectReason;
+
+use crate::adapter::{HandlerTable, ServerAdapter};
+use crate::error::{ConnectError, Refusal, ServerError};
+use crate::namespace::Namespace;
+use crate::registry::{BoxFuture, Membership, NamespaceDef, RoomEntry};
+use crate::room::Room;
+use crate::session::Session;
+
+// --- Registration: a namespace type and its room types, erased ---
+
+impl NamespaceDef {
+    /// The registration of namespace type `N` with its rooms and custom handlers.
+    pub const fn of<N: Namespace>(
+        type_name: &'static str,
+        rooms: &'static [RoomEntry],
+        handlers: Option<HandlerTable>,
+    ) -> Self {
+        Self {
+            path: N::PATH,
+            type_name,
+            rooms,
+            connect: |session, auth| Box::pin(N::connect(session, auth)),
+            disconnect: |session, reason| Box::pin(N::disconnect(session, reason)),
+            handlers,
+        }
+    }
+}
+
+impl RoomEntry {
+    /// The registration of room type `R`.
+    pub const fn of<R: Room>(type_name: &'static str) -> Self {
+        Self {
+            key: R::KEY,
+            type_name,
+            join: join::<R>,
+            leave: leave::<R>,
+        }
+    }
+}
+
+// --- Connect: authenticate, then register every handler ---
+
+/// Serves `def` on `io`: its connect middleware, and (for remote adapters)
+/// waits until the namespace is subscribed.
+pub(crate) async fn serve<A: ServerAdapter>(
+    io: &SocketIo<A>,
+    def: &'static NamespaceDef,
+) -> Result<(), ServerError> {
+    let rooms: Arc<[RoomEvents]> = def.rooms.iter().map(RoomEvents::new).collect();
+    let handler = (async || {}).with(move |socket: SocketRef<A>, TryData(auth): TryData<Value>| {
+        connect(def, rooms.clone(), socket, auth.unwrap_or(Value::Null))
+    });
+    A::ready(io.ns(def.path, handler))
+        .await
+        .map_err(|source| ServerError::Adapter {
+            path: def.path,
+            source,
+        })
+}
+
+/// The connect middleware: authenticates, then registers the join, leave,
+/// disconnect and custom handlers before socketioxide acknowledges the
+/// connection.
+async fn connect<A: ServerAdapter>(
+    def: &'static NamespaceDef,
+    rooms: Arc<[RoomEvents]>,
+    socket: SocketRef<A>,
+    auth: Value,
+) -> Result<(), ConnectError> {
+    let session = Session::for_socket(socket.id, socket.ns());
+    (def.connect)(&session, &auth).await?;
+    socket.extensions.insert(session.clone());
+    for room in rooms.iter() {
+        on_request(&socket, room.join, "joined", room.entry.join);
+        on_request(&socket, room.leave, "left", room.entry.leave);
+    }
+    socket.on_disconnect(move |reason: DisconnectReason| async move {
+        (def.disconnect)(&session, reason).await;
+    });
+    if let Some(table) = &def.handlers {
+        A::handlers(table)(&socket);
+    }
+    Ok(())
+}
+
+/// A room's client event names, made once per server.
+struct RoomEvents {
+    join: &'static str,
+    leave: &'static str,
+    entry: &'static RoomEntry,
+}
+
+impl RoomEvents {
+    fn new(entry: &'static RoomEntry) -> Self {
+        Self {
+            join: intern(format!("join_{}", entry.key)),
+            leave: intern(format!("leave_{}", entry.key)),
+            entry,
+        }
+    }
+}
+
+/// A `'static` copy of `name`, made once per distinct name in the process.
+fn intern(name: String) -> &'static str {
+    static NAMES: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    let names = names.get_or_insert_with(HashSet::new);
+    match names.get(name.as_str()) {
+        Some(name) => name,
+        None => {
+            let name: &'static str = Box::leak(name.into_boxed_str());
+            names.insert(name);
+            name
+        }
+    }
+}
+
+// --- join_K and leave_K ---
+
+/// Answers client event `request` (`join_K` / `leave_K`) with `op`: the
+/// outcome event (`done` or `error`), and the same payload as the
+/// acknowledgement when the client asked for one.
+fn on_request<A: Adapter>(
+    socket: &SocketRef<A>,
+    request: &'static str,
+    done: &'static str,
+    op: crate::registry::RoomOp,
+) {
+    socket.on(
+        request,
+        move |socket: SocketRef<A>, TryData(payload): TryData<Value>, ack: AckSender<A>| async move {
+            // Any JSON reads as a `Value`: the only failure is no payload at all.
+            let payload = payload.unwrap_or(Value::Null);
+            let session = socket.extensions.get::<Session>().unwrap_or_default();
+            let outcome = op(&session, payload, &socket).await;
+            reply(&socket, ack, request, done, outcome);
+        },
+    );
+}
+
+fn join<'a, R: Room>(
+    session: &'a Session,
+    payload: Value,
+    socket: &'a dyn Membership,
+) -> BoxFuture<'a, Result<String, Refusal>> {
+    Box::pin(async move {
+        let room = R::extract(session, payload).await.map_err(Refusal::Validation)?;
+        let name = room.name().map_err(|e| Refusal::Validation(e.into()))?;
+        if !room.can_join(session).await {
+            return Err(Refusal::Forbidden(name));
+        }
+        socket.join_room(name.clone());
+        room.on_join(session).await;
+        Ok(name)
+    })
+}
+
+fn leave<'a, R: Room>(
+    session: &'a Session,
+    payload: Value,
+    socket: &'a dyn Membership,
+) -> BoxFuture<'a, Result<String, Refusal>> {
+    Box::pin(async move {
+        let room = R::extract(session, payload).await.map_err(Refusal::Validation)?;
+        let name = room.name().map_err(|e| Refusal::Validation(e.into()))?;
+        socket.leave_room(name.clone());
+        room.on_leave(session).await;
+        Ok(name)
+    })
+}
+
+impl<A: Adapter> Membership for SocketRef<A> {
+    fn join_room(&self, room: String) {
+        self.join(room);
+    }
+
+    fn leave_room(&self, room: String) {
+        self.leave(room);
+    }
+}
+
+/// `joined` / `left` `{"room": name}`, or `error` with the refusal, as an
+/// event and as the acknowledgement.
+fn reply<A: Adapter>(
+    socket: &SocketRef<A>,
+    ack: AckSender<A>,
+    request: &'static str,
+    done: &'static str,
+    outcome: Result<String, Refusal>,
+) {
+    let (event, body) = match outcome {
+        Ok(room) => (done, json!({ "room": room })),
+        Err(Refusal::Validation(e)) => (
+            "error",
+            json!({ "type": "validation_error", "msg": e.message_for(request) }),
+        ),
+        Err(Refusal::Forbidden(room)) => ("error", json!({ "type": "forbidden", "room": room })),
+    };
+    if let Err(e) = socket.emit(event, &body) {
+        tracing::warn!(event, "fast-app: reply to `{request}` not sent: {e}");
+    }
+    if let Err(e) = ack.send(&body) {
+        tracing::warn!(event, "fast-app: acknowledgement of `{request}` not sent: {e}");
+    }
+}
