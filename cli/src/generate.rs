@@ -27,8 +27,16 @@ pub enum Kind {
 struct Plan {
     files: Vec<(PathBuf, String)>,
     mod_lines: Vec<(PathBuf, String)>,
-    manifest: Option<(PathBuf, String, Vec<String>)>,
+    manifest: Option<Edit>,
     next: String,
+}
+
+/// Cargo.toml before and after adding the dependency lines `added`.
+struct Edit {
+    path: PathBuf,
+    before: String,
+    after: String,
+    added: Vec<String>,
 }
 
 const SOCKETIO_MOD: &str = include_str!("../templates/socketio_mod.rs");
@@ -72,12 +80,15 @@ pub fn publish_socketio(
         ),
         None => built_from(),
     };
-    let (updated, added) = manifest::add(
-        &project::read(&manifest_path)?,
-        &manifest::needed(fast_app.as_deref()),
-    )?;
+    let before = project::read(&manifest_path)?;
+    let (after, added) = manifest::add(&before, &manifest::needed(fast_app.as_deref()))?;
     if !added.is_empty() {
-        plan.manifest = Some((manifest_path, updated, added));
+        plan.manifest = Some(Edit {
+            path: manifest_path,
+            before,
+            after,
+            added,
+        });
     }
     plan.next = "\nNext:\n  1. add `mod socketio;` to src/main.rs (or `pub mod socketio;` to src/lib.rs)\n  \
          2. serve it from main:\n\n     \
@@ -135,8 +146,8 @@ pub fn make(project: &Project, options: Options, kind: Kind, input: &str) -> Res
             template.replace("__Name__", &type_name),
         )],
         mod_lines: vec![(folder.join("mod.rs"), format!("pub mod {module};"))],
-        manifest: None,
         next,
+        ..Plan::default()
     };
     apply(project, plan, options)
 }
@@ -159,48 +170,88 @@ fn apply(project: &Project, plan: Plan, options: Options) -> Result<String, Erro
     if !options.force && !existing.is_empty() {
         return Err(Error::Exists(existing));
     }
-    let verb = if options.dry_run { "would write" } else { "wrote" };
     let mut report = String::new();
     for (path, text) in &plan.files {
-        if !options.dry_run {
+        let name = project.relative(path).display();
+        if options.dry_run {
+            let before = if path.exists() {
+                Some(project::read(path)?)
+            } else {
+                None
+            };
+            let _ = writeln!(report, "would write {name}");
+            report.push_str(&preview(project, path, before.as_deref(), text));
+        } else {
             write(path, text)?;
+            let _ = writeln!(report, "wrote {name}");
         }
-        let _ = writeln!(report, "{verb} {}", project.relative(path).display());
     }
     for (path, line) in &plan.mod_lines {
         let current = if path.exists() {
-            project::read(path)?
+            Some(project::read(path)?)
         } else {
-            String::new()
+            None
         };
-        if current
+        let text = current.as_deref().unwrap_or_default();
+        if text
             .lines()
             .any(|l| l.trim() == line || l.trim() == line.trim_start_matches("pub "))
         {
             continue;
         }
-        if !options.dry_run {
-            let separator = if current.is_empty() || current.ends_with('\n') {
-                ""
-            } else {
-                "\n"
-            };
-            write(path, &format!("{current}{separator}{line}\n"))?;
+        let separator = if text.is_empty() || text.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
+        let updated = format!("{text}{separator}{line}\n");
+        let name = project.relative(path).display();
+        if options.dry_run {
+            let _ = writeln!(report, "would add `{line}` to {name}");
+            report.push_str(&preview(project, path, current.as_deref(), &updated));
+        } else {
+            write(path, &updated)?;
+            let _ = writeln!(report, "added `{line}` to {name}");
         }
-        let verb = if options.dry_run { "would add" } else { "added" };
-        let _ = writeln!(report, "{verb} `{line}` to {}", project.relative(path).display());
     }
-    if let Some((path, text, added)) = &plan.manifest {
-        if !options.dry_run {
-            write(path, text)?;
-        }
+    if let Some(edit) = &plan.manifest {
         let verb = if options.dry_run { "would add" } else { "added" };
-        for line in added {
+        for line in &edit.added {
             let _ = writeln!(report, "{verb} to Cargo.toml: {line}");
         }
+        if options.dry_run {
+            report.push_str(&preview(project, &edit.path, Some(&edit.before), &edit.after));
+        } else {
+            write(&edit.path, &edit.after)?;
+        }
+    }
+    // One blank line between the changes and what follows them.
+    while report.ends_with("\n\n") {
+        report.pop();
     }
     report.push_str(&plan.next);
     Ok(report)
+}
+
+/// What `--dry-run` shows of a file: all of a new one, a unified diff of one
+/// that exists, then a blank line.
+fn preview(project: &Project, path: &Path, before: Option<&str>, after: &str) -> String {
+    let mut shown = match before {
+        None => after.to_owned(),
+        Some(before) if before == after => "(unchanged)".to_owned(),
+        Some(before) => {
+            let name = project.relative(path).display().to_string();
+            similar::TextDiff::from_lines(before, after)
+                .unified_diff()
+                .header(&format!("a/{name}"), &format!("b/{name}"))
+                .to_string()
+        }
+    };
+    if !shown.ends_with('\n') {
+        shown.push('\n');
+    }
+    shown.push('\n');
+    shown
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Error> {

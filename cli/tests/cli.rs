@@ -135,17 +135,55 @@ fn names_in_either_case_make_the_same_file_and_bad_names_are_refused() {
 }
 
 #[test]
-fn dry_run_shows_what_would_be_written_and_writes_nothing() {
+fn dry_run_shows_new_files_whole_and_edits_as_diffs_and_writes_nothing() {
     let project = new_project();
     let before = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
     let report = ok(&fast_app(project.path(), &["publish", "socketio", "--dry-run"]));
-    assert!(report.contains("would write src/socketio/server.rs"), "{report}");
+    // A new file: its whole contents, right after its name.
+    let server =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/server.rs")).unwrap();
+    assert!(
+        report.contains(&format!("would write src/socketio/server.rs\n{server}")),
+        "{report}"
+    );
+    // The edited Cargo.toml: the added lines, then a unified diff of it.
     assert!(report.contains("would add to Cargo.toml: fast-app"), "{report}");
+    assert!(
+        report.contains(
+            "--- a/Cargo.toml\n+++ b/Cargo.toml\n@@ -4,3 +4,8 @@\n edition = \"2024\"\n \n [dependencies]\n+fast-app = { path = "
+        ),
+        "{report}"
+    );
+    assert!(report.contains("\n+serde_json = \"1\"\n"), "{report}");
     assert!(!project.path().join("src/socketio").exists());
     assert_eq!(
         std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap(),
         before
     );
+
+    // `make`: the new room whole, and a diff of the `mod.rs` it would edit.
+    publish(project.path());
+    let rooms = project.path().join("src/socketio/rooms/mod.rs");
+    let rooms_before = std::fs::read_to_string(&rooms).unwrap();
+    let report = ok(&fast_app(
+        project.path(),
+        &["make", "room", "ChatRoom", "--dry-run"],
+    ));
+    assert!(
+        report.contains("would write src/socketio/rooms/chat_room.rs\n//! The `chat` room"),
+        "{report}"
+    );
+    assert!(report.contains("pub struct ChatRoom {"), "{report}");
+    assert!(
+        report.contains(
+            "would add `pub mod chat_room;` to src/socketio/rooms/mod.rs\n\
+             --- a/src/socketio/rooms/mod.rs\n+++ b/src/socketio/rooms/mod.rs\n"
+        ),
+        "{report}"
+    );
+    assert!(report.contains("\n+pub mod chat_room;\n"), "{report}");
+    assert!(!project.path().join("src/socketio/rooms/chat_room.rs").exists());
+    assert_eq!(std::fs::read_to_string(&rooms).unwrap(), rooms_before);
 }
 
 /// The whole walk-through, then one `cargo check` of the generated project.
