@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::manifest;
 use crate::name::{self, Name};
 use crate::project::{self, Error, Project};
+use crate::source::{self, FastApp};
 
 /// `--dry-run` and `--force`.
 #[derive(Debug, Clone, Copy)]
@@ -22,12 +23,14 @@ pub enum Kind {
     Namespace,
 }
 
-/// Files to write, `pub mod` lines to add, and the manifest to update.
+/// Files to write, `pub mod` lines to add, the manifest to update, and what
+/// to tell the user after the list of changes.
 #[derive(Default)]
 struct Plan {
     files: Vec<(PathBuf, String)>,
     mod_lines: Vec<(PathBuf, String)>,
     manifest: Option<Edit>,
+    notes: String,
     next: String,
 }
 
@@ -73,15 +76,29 @@ pub fn publish_socketio(
         ..Plan::default()
     };
     let manifest_path = project.root.join("Cargo.toml");
-    let fast_app = match fast_app_path {
+    let named = match fast_app_path {
         Some(path) => Some(
             path.canonicalize()
                 .map_err(|e| Error::Io(path.display().to_string(), e))?,
         ),
-        None => built_from(),
+        None => None,
     };
+    let checkout = source::checkout(Path::new(env!("CARGO_MANIFEST_DIR")));
+    let fast_app = source::choose(named, checkout, env!("CARGO_PKG_VERSION"));
     let before = project::read(&manifest_path)?;
-    let (after, added) = manifest::add(&before, &manifest::needed(fast_app.as_deref()))?;
+    let (after, added) = manifest::add(&before, &manifest::needed(&fast_app))?;
+    if let FastApp::Path { dir, checkout: true } = &fast_app
+        && added.iter().any(|line| line.starts_with("fast-app ="))
+    {
+        plan.notes = format!(
+            "\nnote: `fast-app` is a path dependency on the checkout this command was built from\n  \
+             ({});\n  \
+             to use the published crate instead, write `fast-app = \"{}\"` in Cargo.toml,\n  \
+             or pass `--fast-app-path <DIR>` to depend on another checkout\n",
+            dir.display(),
+            env!("CARGO_PKG_VERSION"),
+        );
+    }
     if !added.is_empty() {
         plan.manifest = Some(Edit {
             path: manifest_path,
@@ -98,15 +115,6 @@ pub fn publish_socketio(
          3. add rooms and events: `fast-app make room ChatRoom`, `fast-app make broadcast_event UpdateChat`\n"
         .to_owned();
     apply(project, plan, options)
-}
-
-/// The fast-app checkout this command was built from, when it is still there.
-fn built_from() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).ok()?;
-    manifest
-        .contains("name = \"fast-app\"")
-        .then(|| root.to_path_buf())
 }
 
 /// `fast-app make <kind> <name>`.
@@ -229,6 +237,7 @@ fn apply(project: &Project, plan: Plan, options: Options) -> Result<String, Erro
     while report.ends_with("\n\n") {
         report.pop();
     }
+    report.push_str(&plan.notes);
     report.push_str(&plan.next);
     Ok(report)
 }

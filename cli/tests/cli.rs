@@ -95,6 +95,10 @@ fn publish_scaffolds_the_layout_and_the_dependencies() {
         report.contains("mod socketio;"),
         "tells what to add to main.rs: {report}"
     );
+    assert!(
+        !report.contains("path dependency"),
+        "no note for the path it was given: {report}"
+    );
     let manifest = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
     for dep in [
         "fast-app = { path = ",
@@ -184,6 +188,28 @@ fn dry_run_shows_new_files_whole_and_edits_as_diffs_and_writes_nothing() {
     assert!(report.contains("\n+pub mod chat_room;\n"), "{report}");
     assert!(!project.path().join("src/socketio/rooms/chat_room.rs").exists());
     assert_eq!(std::fs::read_to_string(&rooms).unwrap(), rooms_before);
+}
+
+#[test]
+fn without_a_path_it_depends_on_this_checkout_and_says_how_to_switch() {
+    let project = new_project();
+    let report = ok(&fast_app(project.path(), &["publish", "socketio"]));
+    let checkout = workspace().canonicalize().unwrap();
+    let manifest = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(&format!("fast-app = {{ path = \"{}\" }}", checkout.display())),
+        "{manifest}"
+    );
+    assert!(
+        report.contains("path dependency on the checkout this command was built from")
+            && report.contains(&checkout.display().to_string())
+            && report.contains(&format!(
+                "`fast-app = \"{}\"` in Cargo.toml",
+                env!("CARGO_PKG_VERSION")
+            ))
+            && report.contains("--fast-app-path <DIR>"),
+        "{report}"
+    );
 }
 
 /// The whole walk-through, then one `cargo check` of the generated project.
