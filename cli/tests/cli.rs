@@ -1,7 +1,10 @@
 //! The `fast-app` command, run as users run it, on temporary cargo projects.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 fn fast_app(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fast-app"))
@@ -212,9 +215,10 @@ fn without_a_path_it_depends_on_this_checkout_and_says_how_to_switch() {
     );
 }
 
-/// The whole walk-through, then one `cargo check` of the generated project.
+/// The whole walk-through, then one `cargo build` of the generated project,
+/// which serves and says where.
 #[test]
-fn a_generated_project_compiles() {
+fn a_generated_project_compiles_and_serves() {
     let project = new_project();
     let dir = project.path();
     publish(dir);
@@ -254,26 +258,48 @@ fn a_generated_project_compiles() {
         dir.join("src/main.rs"),
         "mod socketio;\n\n#[tokio::main]\nasync fn main() -> Result<(), Box<dyn std::error::Error>> {\n    \
          let _ = socketio::events::update_chat::UpdateChat { id: 1 };\n    \
-         socketio::server::serve(\"127.0.0.1:3000\").await\n}\n",
+         socketio::server::serve(\"127.0.0.1:0\").await\n}\n",
     )
     .unwrap();
     // Same dependency versions as this workspace.
     std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
 
-    let check = Command::new(env!("CARGO"))
-        .args(["check", "--quiet", "--message-format=short"])
+    let target = workspace().join("target").join("generated-project");
+    let build = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--message-format=short"])
         .current_dir(dir)
-        .env(
-            "CARGO_TARGET_DIR",
-            workspace().join("target").join("generated-project"),
-        )
+        .env("CARGO_TARGET_DIR", &target)
         .output()
         .expect("cargo runs");
     assert!(
-        check.status.success(),
+        build.status.success(),
         "the generated project does not compile:\n{}",
-        String::from_utf8_lossy(&check.stderr)
+        String::from_utf8_lossy(&build.stderr)
     );
-    let warnings = String::from_utf8_lossy(&check.stderr);
+    let warnings = String::from_utf8_lossy(&build.stderr);
     assert!(!warnings.contains("warning"), "generated code warns:\n{warnings}");
+
+    // `serve` says where it listens: the port the system chose for `:0`.
+    let mut server = Command::new(target.join("debug").join("app"))
+        .env_remove("REDIS_SOCKETIO_URL")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the generated server starts");
+    let stdout = server.stdout.take().unwrap();
+    let (lines, first) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = lines.send(line);
+    });
+    let line = first.recv_timeout(Duration::from_secs(30));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let line = line.expect("the server printed a line within 30 s");
+    let address = line
+        .trim()
+        .strip_prefix("Socket.IO server listening on http://")
+        .unwrap_or_else(|| panic!("not the listen address: {line:?}"));
+    let address: std::net::SocketAddr = address.parse().expect("an address");
+    assert!(address.ip().is_loopback() && address.port() != 0, "{address}");
 }
