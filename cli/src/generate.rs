@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::manifest;
 use crate::name::{self, Name};
 use crate::project::{self, Error, Project};
+use crate::source::{self, FastApp};
 
 /// `--dry-run` and `--force`.
 #[derive(Debug, Clone, Copy)]
@@ -22,13 +23,23 @@ pub enum Kind {
     Namespace,
 }
 
-/// Files to write, `pub mod` lines to add, and the manifest to update.
+/// Files to write, `pub mod` lines to add, the manifest to update, and what
+/// to tell the user after the list of changes.
 #[derive(Default)]
 struct Plan {
     files: Vec<(PathBuf, String)>,
     mod_lines: Vec<(PathBuf, String)>,
-    manifest: Option<(PathBuf, String, Vec<String>)>,
+    manifest: Option<Edit>,
+    notes: String,
     next: String,
+}
+
+/// Cargo.toml before and after adding the dependency lines `added`.
+struct Edit {
+    path: PathBuf,
+    before: String,
+    after: String,
+    added: Vec<String>,
 }
 
 const SOCKETIO_MOD: &str = include_str!("../templates/socketio_mod.rs");
@@ -65,19 +76,36 @@ pub fn publish_socketio(
         ..Plan::default()
     };
     let manifest_path = project.root.join("Cargo.toml");
-    let fast_app = match fast_app_path {
+    let named = match fast_app_path {
         Some(path) => Some(
             path.canonicalize()
                 .map_err(|e| Error::Io(path.display().to_string(), e))?,
         ),
-        None => built_from(),
+        None => None,
     };
-    let (updated, added) = manifest::add(
-        &project::read(&manifest_path)?,
-        &manifest::needed(fast_app.as_deref()),
-    )?;
+    let checkout = source::checkout(Path::new(env!("CARGO_MANIFEST_DIR")));
+    let fast_app = source::choose(named, checkout, env!("CARGO_PKG_VERSION"));
+    let before = project::read(&manifest_path)?;
+    let (after, added) = manifest::add(&before, &manifest::needed(&fast_app))?;
+    if let FastApp::Path { dir, checkout: true } = &fast_app
+        && added.iter().any(|line| line.starts_with("fast-app ="))
+    {
+        plan.notes = format!(
+            "\nnote: `fast-app` is a path dependency on the checkout this command was built from\n  \
+             ({});\n  \
+             to use the published crate instead, write `fast-app = \"{}\"` in Cargo.toml,\n  \
+             or pass `--fast-app-path <DIR>` to depend on another checkout\n",
+            dir.display(),
+            env!("CARGO_PKG_VERSION"),
+        );
+    }
     if !added.is_empty() {
-        plan.manifest = Some((manifest_path, updated, added));
+        plan.manifest = Some(Edit {
+            path: manifest_path,
+            before,
+            after,
+            added,
+        });
     }
     plan.next = "\nNext:\n  1. add `mod socketio;` to src/main.rs (or `pub mod socketio;` to src/lib.rs)\n  \
          2. serve it from main:\n\n     \
@@ -87,15 +115,6 @@ pub fn publish_socketio(
          3. add rooms and events: `fast-app make room ChatRoom`, `fast-app make broadcast_event UpdateChat`\n"
         .to_owned();
     apply(project, plan, options)
-}
-
-/// The fast-app checkout this command was built from, when it is still there.
-fn built_from() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).ok()?;
-    manifest
-        .contains("name = \"fast-app\"")
-        .then(|| root.to_path_buf())
 }
 
 /// `fast-app make <kind> <name>`.
@@ -135,8 +154,8 @@ pub fn make(project: &Project, options: Options, kind: Kind, input: &str) -> Res
             template.replace("__Name__", &type_name),
         )],
         mod_lines: vec![(folder.join("mod.rs"), format!("pub mod {module};"))],
-        manifest: None,
         next,
+        ..Plan::default()
     };
     apply(project, plan, options)
 }
@@ -159,48 +178,89 @@ fn apply(project: &Project, plan: Plan, options: Options) -> Result<String, Erro
     if !options.force && !existing.is_empty() {
         return Err(Error::Exists(existing));
     }
-    let verb = if options.dry_run { "would write" } else { "wrote" };
     let mut report = String::new();
     for (path, text) in &plan.files {
-        if !options.dry_run {
+        let name = project.relative(path).display();
+        if options.dry_run {
+            let before = if path.exists() {
+                Some(project::read(path)?)
+            } else {
+                None
+            };
+            let _ = writeln!(report, "would write {name}");
+            report.push_str(&preview(project, path, before.as_deref(), text));
+        } else {
             write(path, text)?;
+            let _ = writeln!(report, "wrote {name}");
         }
-        let _ = writeln!(report, "{verb} {}", project.relative(path).display());
     }
     for (path, line) in &plan.mod_lines {
         let current = if path.exists() {
-            project::read(path)?
+            Some(project::read(path)?)
         } else {
-            String::new()
+            None
         };
-        if current
+        let text = current.as_deref().unwrap_or_default();
+        if text
             .lines()
             .any(|l| l.trim() == line || l.trim() == line.trim_start_matches("pub "))
         {
             continue;
         }
-        if !options.dry_run {
-            let separator = if current.is_empty() || current.ends_with('\n') {
-                ""
-            } else {
-                "\n"
-            };
-            write(path, &format!("{current}{separator}{line}\n"))?;
+        let separator = if text.is_empty() || text.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
+        let updated = format!("{text}{separator}{line}\n");
+        let name = project.relative(path).display();
+        if options.dry_run {
+            let _ = writeln!(report, "would add `{line}` to {name}");
+            report.push_str(&preview(project, path, current.as_deref(), &updated));
+        } else {
+            write(path, &updated)?;
+            let _ = writeln!(report, "added `{line}` to {name}");
         }
-        let verb = if options.dry_run { "would add" } else { "added" };
-        let _ = writeln!(report, "{verb} `{line}` to {}", project.relative(path).display());
     }
-    if let Some((path, text, added)) = &plan.manifest {
-        if !options.dry_run {
-            write(path, text)?;
-        }
+    if let Some(edit) = &plan.manifest {
         let verb = if options.dry_run { "would add" } else { "added" };
-        for line in added {
+        for line in &edit.added {
             let _ = writeln!(report, "{verb} to Cargo.toml: {line}");
         }
+        if options.dry_run {
+            report.push_str(&preview(project, &edit.path, Some(&edit.before), &edit.after));
+        } else {
+            write(&edit.path, &edit.after)?;
+        }
     }
+    // One blank line between the changes and what follows them.
+    while report.ends_with("\n\n") {
+        report.pop();
+    }
+    report.push_str(&plan.notes);
     report.push_str(&plan.next);
     Ok(report)
+}
+
+/// What `--dry-run` shows of a file: all of a new one, a unified diff of one
+/// that exists, then a blank line.
+fn preview(project: &Project, path: &Path, before: Option<&str>, after: &str) -> String {
+    let mut shown = match before {
+        None => after.to_owned(),
+        Some(before) if before == after => "(unchanged)".to_owned(),
+        Some(before) => {
+            let name = project.relative(path).display().to_string();
+            similar::TextDiff::from_lines(before, after)
+                .unified_diff()
+                .header(&format!("a/{name}"), &format!("b/{name}"))
+                .to_string()
+        }
+    };
+    if !shown.ends_with('\n') {
+        shown.push('\n');
+    }
+    shown.push('\n');
+    shown
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Error> {

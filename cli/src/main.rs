@@ -11,6 +11,7 @@ mod generate;
 mod manifest;
 mod name;
 mod project;
+mod source;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

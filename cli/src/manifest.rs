@@ -1,10 +1,9 @@
 //! Adds the dependencies the generated code needs to Cargo.toml.
 
-use std::path::Path;
-
 use toml_edit::{DocumentMut, InlineTable, Item, Value};
 
 use crate::project::Error;
+use crate::source::FastApp;
 
 /// One dependency line to add.
 pub struct Dependency {
@@ -12,16 +11,15 @@ pub struct Dependency {
     pub spec: Value,
 }
 
-/// The dependencies of the generated code, `fast-app` at `fast_app_path`
-/// (a version requirement when none is known).
-pub fn needed(fast_app_path: Option<&Path>) -> Vec<Dependency> {
-    let fast_app = match fast_app_path {
-        Some(path) => {
+/// The dependencies of the generated code, `fast-app` as `fast_app` says.
+pub fn needed(fast_app: &FastApp) -> Vec<Dependency> {
+    let fast_app = match fast_app {
+        FastApp::Path { dir, .. } => {
             let mut table = InlineTable::new();
-            table.insert("path", path.display().to_string().into());
+            table.insert("path", dir.display().to_string().into());
             Value::InlineTable(table)
         }
-        None => "0.1".into(),
+        FastApp::Version(version) => version.as_str().into(),
     };
     let with_features = |version: &str, features: &[&str]| {
         let mut table = InlineTable::new();
@@ -77,16 +75,36 @@ pub fn add(manifest: &str, deps: &[Dependency]) -> Result<(String, Vec<String>),
 mod tests {
     use super::*;
 
+    use std::path::PathBuf;
+
     #[test]
     fn adds_only_what_is_missing_and_keeps_the_rest() {
         let manifest = "[package]\nname = \"app\" # mine\n\n[dependencies]\nserde = \"1.0.100\"\n";
-        let (out, added) = add(manifest, &needed(Some(Path::new("/x/fast-app")))).unwrap();
+        let (out, added) = add(
+            manifest,
+            &needed(&FastApp::Path {
+                dir: PathBuf::from("/x/fast-app"),
+                checkout: true,
+            }),
+        )
+        .unwrap();
         assert!(out.contains("name = \"app\" # mine"));
         assert!(out.contains("serde = \"1.0.100\""), "kept the user's serde");
         assert!(out.contains("fast-app = { path = \"/x/fast-app\" }"));
         assert_eq!(added.len(), 4);
-        let (again, added) = add(&out, &needed(None)).unwrap();
+        let (again, added) = add(&out, &needed(&FastApp::Version("0.1.0".into()))).unwrap();
         assert_eq!(again, out, "nothing twice");
         assert!(added.is_empty());
+    }
+
+    #[test]
+    fn the_published_crate_is_a_version_requirement() {
+        let (out, added) = add(
+            "[package]\nname = \"app\"\n",
+            &needed(&FastApp::Version("0.1.0".into())),
+        )
+        .unwrap();
+        assert!(out.contains("fast-app = \"0.1.0\""), "{out}");
+        assert_eq!(added[0], "fast-app = \"0.1.0\"");
     }
 }

@@ -18,10 +18,12 @@ pub async fn app(routes: axum::Router) -> Result<axum::Router, fast_app::ServerE
     Ok(routes.layer(server.layer()))
 }
 
-/// Serves the application on `address` (e.g. `127.0.0.1:3000`) until Ctrl-C.
+/// Serves the application on `address` (e.g. `127.0.0.1:3000`) until Ctrl-C,
+/// after printing the address it listens on (the port chosen for `:0`).
 pub async fn serve(address: &str) -> Result<(), Box<dyn Error>> {
     let app = app(axum::Router::new()).await?;
     let listener = tokio::net::TcpListener::bind(address).await?;
+    println!("Socket.IO server listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

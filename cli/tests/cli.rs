@@ -1,7 +1,10 @@
 //! The `fast-app` command, run as users run it, on temporary cargo projects.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 fn fast_app(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fast-app"))
@@ -95,6 +98,10 @@ fn publish_scaffolds_the_layout_and_the_dependencies() {
         report.contains("mod socketio;"),
         "tells what to add to main.rs: {report}"
     );
+    assert!(
+        !report.contains("path dependency"),
+        "no note for the path it was given: {report}"
+    );
     let manifest = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
     for dep in [
         "fast-app = { path = ",
@@ -135,22 +142,83 @@ fn names_in_either_case_make_the_same_file_and_bad_names_are_refused() {
 }
 
 #[test]
-fn dry_run_shows_what_would_be_written_and_writes_nothing() {
+fn dry_run_shows_new_files_whole_and_edits_as_diffs_and_writes_nothing() {
     let project = new_project();
     let before = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
     let report = ok(&fast_app(project.path(), &["publish", "socketio", "--dry-run"]));
-    assert!(report.contains("would write src/socketio/server.rs"), "{report}");
+    // A new file: its whole contents, right after its name.
+    let server =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/server.rs")).unwrap();
+    assert!(
+        report.contains(&format!("would write src/socketio/server.rs\n{server}")),
+        "{report}"
+    );
+    // The edited Cargo.toml: the added lines, then a unified diff of it.
     assert!(report.contains("would add to Cargo.toml: fast-app"), "{report}");
+    assert!(
+        report.contains(
+            "--- a/Cargo.toml\n+++ b/Cargo.toml\n@@ -4,3 +4,8 @@\n edition = \"2024\"\n \n [dependencies]\n+fast-app = { path = "
+        ),
+        "{report}"
+    );
+    assert!(report.contains("\n+serde_json = \"1\"\n"), "{report}");
     assert!(!project.path().join("src/socketio").exists());
     assert_eq!(
         std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap(),
         before
     );
+
+    // `make`: the new room whole, and a diff of the `mod.rs` it would edit.
+    publish(project.path());
+    let rooms = project.path().join("src/socketio/rooms/mod.rs");
+    let rooms_before = std::fs::read_to_string(&rooms).unwrap();
+    let report = ok(&fast_app(
+        project.path(),
+        &["make", "room", "ChatRoom", "--dry-run"],
+    ));
+    assert!(
+        report.contains("would write src/socketio/rooms/chat_room.rs\n//! The `chat` room"),
+        "{report}"
+    );
+    assert!(report.contains("pub struct ChatRoom {"), "{report}");
+    assert!(
+        report.contains(
+            "would add `pub mod chat_room;` to src/socketio/rooms/mod.rs\n\
+             --- a/src/socketio/rooms/mod.rs\n+++ b/src/socketio/rooms/mod.rs\n"
+        ),
+        "{report}"
+    );
+    assert!(report.contains("\n+pub mod chat_room;\n"), "{report}");
+    assert!(!project.path().join("src/socketio/rooms/chat_room.rs").exists());
+    assert_eq!(std::fs::read_to_string(&rooms).unwrap(), rooms_before);
 }
 
-/// The whole walk-through, then one `cargo check` of the generated project.
 #[test]
-fn a_generated_project_compiles() {
+fn without_a_path_it_depends_on_this_checkout_and_says_how_to_switch() {
+    let project = new_project();
+    let report = ok(&fast_app(project.path(), &["publish", "socketio"]));
+    let checkout = workspace().canonicalize().unwrap();
+    let manifest = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(&format!("fast-app = {{ path = \"{}\" }}", checkout.display())),
+        "{manifest}"
+    );
+    assert!(
+        report.contains("path dependency on the checkout this command was built from")
+            && report.contains(&checkout.display().to_string())
+            && report.contains(&format!(
+                "`fast-app = \"{}\"` in Cargo.toml",
+                env!("CARGO_PKG_VERSION")
+            ))
+            && report.contains("--fast-app-path <DIR>"),
+        "{report}"
+    );
+}
+
+/// The whole walk-through, then one `cargo build` of the generated project,
+/// which serves and says where.
+#[test]
+fn a_generated_project_compiles_and_serves() {
     let project = new_project();
     let dir = project.path();
     publish(dir);
@@ -190,26 +258,48 @@ fn a_generated_project_compiles() {
         dir.join("src/main.rs"),
         "mod socketio;\n\n#[tokio::main]\nasync fn main() -> Result<(), Box<dyn std::error::Error>> {\n    \
          let _ = socketio::events::update_chat::UpdateChat { id: 1 };\n    \
-         socketio::server::serve(\"127.0.0.1:3000\").await\n}\n",
+         socketio::server::serve(\"127.0.0.1:0\").await\n}\n",
     )
     .unwrap();
     // Same dependency versions as this workspace.
     std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
 
-    let check = Command::new(env!("CARGO"))
-        .args(["check", "--quiet", "--message-format=short"])
+    let target = workspace().join("target").join("generated-project");
+    let build = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--message-format=short"])
         .current_dir(dir)
-        .env(
-            "CARGO_TARGET_DIR",
-            workspace().join("target").join("generated-project"),
-        )
+        .env("CARGO_TARGET_DIR", &target)
         .output()
         .expect("cargo runs");
     assert!(
-        check.status.success(),
+        build.status.success(),
         "the generated project does not compile:\n{}",
-        String::from_utf8_lossy(&check.stderr)
+        String::from_utf8_lossy(&build.stderr)
     );
-    let warnings = String::from_utf8_lossy(&check.stderr);
+    let warnings = String::from_utf8_lossy(&build.stderr);
     assert!(!warnings.contains("warning"), "generated code warns:\n{warnings}");
+
+    // `serve` says where it listens: the port the system chose for `:0`.
+    let mut server = Command::new(target.join("debug").join("app"))
+        .env_remove("REDIS_SOCKETIO_URL")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the generated server starts");
+    let stdout = server.stdout.take().unwrap();
+    let (lines, first) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = lines.send(line);
+    });
+    let line = first.recv_timeout(Duration::from_secs(30));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let line = line.expect("the server printed a line within 30 s");
+    let address = line
+        .trim()
+        .strip_prefix("Socket.IO server listening on http://")
+        .unwrap_or_else(|| panic!("not the listen address: {line:?}"));
+    let address: std::net::SocketAddr = address.parse().expect("an address");
+    assert!(address.ip().is_loopback() && address.port() != 0, "{address}");
 }
