@@ -129,7 +129,7 @@ impl Broadcaster {
     /// A broadcaster that records instead of sending, and the record.
     ///
     /// ```
-    /// use fast_app_runtime::{Broadcaster, Targets, BroadcastEvent};
+    /// use fast_app::{Broadcaster, Targets, BroadcastEvent};
     /// # struct Ping;
     /// # impl BroadcastEvent for Ping {
     /// #     const NAME: &'static str = "ping";

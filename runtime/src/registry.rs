@@ -2,8 +2,8 @@
 //! into the program, and the rules they must follow together.
 //!
 //! A registration is data: paths, keys, names, and the type-erased
-//! operations of its namespace and rooms (built in [`protocol`](crate::protocol),
-//! which is where they run).
+//! operations of its namespace and rooms, built and run by the runtime's
+//! protocol module.
 
 use std::fmt;
 

@@ -31,7 +31,7 @@ pub trait Room: Sized + Send + Sync + 'static {
     /// The room's name, `key|id|...`.
     ///
     /// ```
-    /// # use fast_app_runtime::{Room, RoomName, Session, ValidationError, InvalidRoomName};
+    /// # use fast_app::{Room, RoomName, Session, ValidationError, InvalidRoomName};
     /// struct ChatRoom { chat_id: u64 }
     /// impl Room for ChatRoom {
     ///     const KEY: &'static str = "chat";
@@ -78,7 +78,7 @@ pub trait Room: Sized + Send + Sync + 'static {
 /// A room name under construction: `key`, then `|value` per identifier.
 ///
 /// ```
-/// use fast_app_runtime::RoomName;
+/// use fast_app::RoomName;
 ///
 /// let mut name = RoomName::new("chat");
 /// name.push(&42).unwrap();

@@ -18,7 +18,7 @@ use socketioxide::socket::Sid;
 /// can extract it with `Extension<Session>`.
 ///
 /// ```
-/// use fast_app_runtime::Session;
+/// use fast_app::Session;
 ///
 /// #[derive(Clone, Debug, PartialEq)]
 /// struct User { name: String }

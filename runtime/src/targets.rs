@@ -36,7 +36,7 @@ impl Target {
 /// `Targets` yourself to mix kinds:
 ///
 /// ```
-/// use fast_app_runtime::{Target, Targets};
+/// use fast_app::{Target, Targets};
 ///
 /// let targets = Targets::new()
 ///     .with("lobby")

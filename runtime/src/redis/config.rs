@@ -12,7 +12,7 @@ pub const DEFAULT_PREFIX: &str = "socket.io";
 ///
 /// ```
 /// use std::time::Duration;
-/// use fast_app_runtime::redis::RedisConfig;
+/// use fast_app::redis::RedisConfig;
 ///
 /// let config = RedisConfig::new("redis://localhost:6379/14").with_prefix("chat-app");
 /// assert_eq!(config.url(), "redis://localhost:6379/14?protocol=resp3");
