@@ -1,6 +1,7 @@
 //! Every error type of the runtime.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 /// A room identifier that cannot become a room name.
 ///
@@ -257,7 +258,7 @@ pub enum ServerError {
         url: String,
         /// What went wrong.
         #[source]
-        source: crate::redis::RedisDriverError,
+        source: RedisDriverError,
     },
     /// The adapter failed to initialise a namespace.
     #[error("namespace `{path}`: the adapter failed to start: {source}")]
@@ -268,4 +269,18 @@ pub enum ServerError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+/// Why a Redis operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisDriverError {
+    /// Redis answered with an error, or the connection failed.
+    #[error("redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    /// Redis did not answer in time (it may be down).
+    #[error("redis did not answer within {0:?}")]
+    Timeout(Duration),
+    /// A cluster was configured, but this build has no cluster support.
+    #[error("a Redis Cluster needs the `redis-cluster` feature of fast-app")]
+    ClusterDisabled,
 }

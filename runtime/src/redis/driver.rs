@@ -13,20 +13,7 @@ use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use tokio::sync::mpsc;
 
 use super::RedisConfig;
-
-/// Why a Redis operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RedisDriverError {
-    /// Redis answered with an error, or the connection failed.
-    #[error("redis: {0}")]
-    Redis(#[from] redis::RedisError),
-    /// Redis did not answer in time (it may be down).
-    #[error("redis did not answer within {0:?}")]
-    Timeout(Duration),
-    /// A cluster was configured, but this build has no cluster support.
-    #[error("a Redis Cluster needs the `redis-cluster` feature of fast-app")]
-    ClusterDisabled,
-}
+use crate::error::RedisDriverError;
 
 type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
 

@@ -8,8 +8,9 @@ mod config;
 mod driver;
 
 pub use config::{DEFAULT_PREFIX, DEFAULT_REDIS_URL, RedisConfig};
-pub use driver::{RedisDriver, RedisDriverError};
+pub use driver::RedisDriver;
 
+pub use crate::error::RedisDriverError;
 use crate::error::ServerError;
 
 /// The socketioxide adapter of a Redis-mode server: socketioxide-redis over
