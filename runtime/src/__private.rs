@@ -11,7 +11,14 @@ pub use crate::event::BroadcastEvent;
 pub use crate::namespace::{HandlerTable, Namespace, NamespaceDef, RoomEntry, ServedRoom};
 pub use crate::room::{Room, RoomName};
 pub use crate::session::Session;
-pub use crate::targets::Targets;
+pub use crate::targets::{IntoTargets, Targets};
+
+pub use crate::check::{
+    AsPayload, AsSelfPayload, AsyncFn2, BoxFuture, CanJoin, Connect, ConnectOutput, Disconnect, Extract,
+    ExtractOutput, Handlers, OnJoin, OnLeave, Probe, ProbeAny, ProbeReady, ProbeSerialize, RoomPayload,
+    RoomSegment, SelfPayload,
+};
+pub use crate::redis::RedisAdapter;
 
 /// Converts an `on = ...` value; its bound is where a wrong target is reported.
 pub fn targets(value: impl crate::targets::IntoTargets) -> Targets {
@@ -99,9 +106,17 @@ pub const fn keys_differ(a: &str, b: &str) -> bool {
 #[doc(hidden)]
 macro_rules! __handler_table {
     ($path:expr) => {
+        $crate::__private::handler_table!(_, $path)
+    };
+    // `$infer` is a `_` spanned at the user's path, where a wrong shape is reported.
+    ($infer:tt, $path:expr) => {
         $crate::__private::HandlerTable {
-            local: |socket: &$crate::__private::SocketRef<$crate::__private::LocalAdapter>| $path(socket),
-            redis: |socket: &$crate::__private::SocketRef<$crate::redis::RedisAdapter>| $path(socket),
+            local: |socket: &$crate::__private::SocketRef<$crate::__private::LocalAdapter>| {
+                <$infer as $crate::__private::Handlers<$crate::__private::LocalAdapter>>::call(&$path, socket)
+            },
+            redis: |socket: &$crate::__private::SocketRef<$crate::__private::RedisAdapter>| {
+                <$infer as $crate::__private::Handlers<$crate::__private::RedisAdapter>>::call(&$path, socket)
+            },
         }
     };
 }
@@ -113,21 +128,4 @@ pub use socketioxide::socket::DisconnectReason;
 /// cross threads (broadcasts run on any task).
 pub fn payload<T: serde::Serialize + Send + Sync>(payload: T) -> T {
     payload
-}
-
-/// An event that can be its own payload.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be sent as its own payload: it does not implement `Serialize`",
-    label = "the default payload is the event itself",
-    note = "derive `Serialize` for `{Self}`, or give the payload with `#[broadcast(as = ...)]`"
-)]
-pub trait SelfPayload {
-    /// The event, as its payload.
-    fn as_payload(&self) -> impl serde::Serialize + Send + Sync + '_;
-}
-
-impl<T: serde::Serialize + Sync> SelfPayload for T {
-    fn as_payload(&self) -> impl serde::Serialize + Send + Sync + '_ {
-        self
-    }
 }

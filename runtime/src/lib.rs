@@ -6,6 +6,7 @@
 //! with the macros.
 
 mod broadcaster;
+pub mod check;
 mod error;
 mod event;
 mod layer;

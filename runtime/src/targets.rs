@@ -233,6 +233,7 @@ pub trait IntoTargets {
     fn add_to(self, targets: &mut Targets);
 }
 
+#[diagnostic::do_not_recommend]
 impl<R: Room + ServedRoom> IntoTargets for R {
     fn add_to(self, targets: &mut Targets) {
         targets.push_served(&self);
