@@ -58,7 +58,10 @@ impl<K: Key> Values<K> {
             let Some(key) = K::from_str(&name) else {
                 cx.error_at(
                     &ident,
-                    format!("unknown key `{name}` in `#[{attr}(...)]`; expected {}", kw::list::<K>()),
+                    format!(
+                        "unknown key `{name}` in `#[{attr}(...)]`; expected {}",
+                        kw::list::<K>()
+                    ),
                 );
                 continue;
             };
@@ -68,7 +71,10 @@ impl<K: Key> Values<K> {
             }
             match value {
                 Some(value) => seen.push((key, value)),
-                None => cx.error_at(&ident, format!("missing value for `{name}`: write `{name} = ...`")),
+                None => cx.error_at(
+                    &ident,
+                    format!("missing value for `{name}`: write `{name} = ...`"),
+                ),
             }
         }
         Values { entries: seen }

@@ -1,7 +1,8 @@
 //! `impl Namespace`, `impl ServedRoom` for its rooms, and the registration.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
+use syn::Ident;
 use syn::spanned::Spanned;
 
 use crate::model::namespace::Namespace;
@@ -13,28 +14,42 @@ pub fn expand(ns: &Namespace) -> TokenStream {
     let type_name = ident.to_string();
     let path = &ns.path.0;
 
+    // Locals of the generated code: mixed-site, so no user path can name them
+    // (a user function called `auth` or `session` stays reachable).
+    let session = Ident::new("session", Span::mixed_site());
+    let auth = Ident::new("auth", Span::mixed_site());
+    let reason = Ident::new("reason", Span::mixed_site());
+
+    // Each function is called through a trait of its expected shape, spanned
+    // at its path: a wrong signature is one error there.
     let connect = ns.connect.as_ref().map(|f| {
+        let call = quote_spanned!(super::path_span(f)=> <_ as #p::Connect>::call(&#f, #session, #auth));
         quote! {
             fn connect(
-                session: &#p::Session,
-                auth: &#p::serde_json::Value,
+                #session: &#p::Session,
+                #auth: &#p::serde_json::Value,
             ) -> impl ::core::future::Future<Output = ::core::result::Result<(), #p::ConnectError>> + ::core::marker::Send {
-                async move { ::core::result::Result::map_err(#f(session, auth).await, #p::refuse) }
+                async move { #call.await }
             }
         }
     });
     let disconnect = ns.disconnect.as_ref().map(|f| {
+        let call = quote_spanned!(super::path_span(f)=> <_ as #p::Disconnect>::call(&#f, #session, #reason));
         quote! {
             fn disconnect(
-                session: &#p::Session,
-                reason: #p::DisconnectReason,
+                #session: &#p::Session,
+                #reason: #p::DisconnectReason,
             ) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {
-                async move { #f(session, reason).await }
+                async move { #call.await }
             }
         }
     });
     let handlers = match &ns.handlers {
-        Some(f) => quote!(::core::option::Option::Some(#p::handler_table!(#f))),
+        Some(f) => {
+            // `_` spanned at the path: a wrong shape is reported there.
+            let infer = quote_spanned!(super::path_span(f)=> _);
+            quote!(::core::option::Option::Some(#p::handler_table!(#infer, #f)))
+        }
         None => quote!(::core::option::Option::None),
     };
     let served = served_rooms(ns);

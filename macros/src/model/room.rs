@@ -18,6 +18,8 @@ pub struct Room<'a> {
     pub can_join: Option<ExprPath>,
     pub on_join: Option<ExprPath>,
     pub on_leave: Option<ExprPath>,
+    /// What the join payload looks like, for validation errors: `{"chat_id": <integer>}`.
+    pub expected: String,
 }
 
 impl<'a> Room<'a> {
@@ -29,6 +31,10 @@ impl<'a> Room<'a> {
             .lit_str(cx, RoomKey::Key)
             .map(|s| (s.value(), s.span()))
             .unwrap_or_else(|| (super::default_name(&input.ident, "_room"), input.ident.span()));
+        let expected = match &input.data {
+            Data::Struct(s) => super::payload::describe(&input.attrs, &s.fields),
+            _ => String::new(),
+        };
         let fields = match &input.data {
             Data::Struct(s) => match &s.fields {
                 Fields::Named(named) => named
@@ -54,6 +60,7 @@ impl<'a> Room<'a> {
             can_join: values.path(cx, RoomKey::CanJoin),
             on_join: values.path(cx, RoomKey::OnJoin),
             on_leave: values.path(cx, RoomKey::OnLeave),
+            expected,
         }
     }
 }
