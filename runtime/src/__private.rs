@@ -111,11 +111,17 @@ macro_rules! __handler_table {
     // `$infer` is a `_` spanned at the user's path, where a wrong shape is reported.
     ($infer:tt, $path:expr) => {
         $crate::__private::HandlerTable {
-            local: |socket: &$crate::__private::SocketRef<$crate::__private::LocalAdapter>| {
-                <$infer as $crate::__private::Handlers<$crate::__private::LocalAdapter>>::call(&$path, socket)
+            local: |__fast_app_socket: &$crate::__private::SocketRef<$crate::__private::LocalAdapter>| {
+                <$infer as $crate::__private::Handlers<$crate::__private::LocalAdapter>>::call(
+                    &$path,
+                    __fast_app_socket,
+                )
             },
-            redis: |socket: &$crate::__private::SocketRef<$crate::__private::RedisAdapter>| {
-                <$infer as $crate::__private::Handlers<$crate::__private::RedisAdapter>>::call(&$path, socket)
+            redis: |__fast_app_socket: &$crate::__private::SocketRef<$crate::__private::RedisAdapter>| {
+                <$infer as $crate::__private::Handlers<$crate::__private::RedisAdapter>>::call(
+                    &$path,
+                    __fast_app_socket,
+                )
             },
         }
     };

@@ -1,7 +1,7 @@
 //! User functions and items named after every local the expansions use
 //! (`session`, `auth`, `reason`, `payload`, `name`, `socket`, `targets`,
-//! `value`, `room`, `future`), for every attribute key: generated code never
-//! shadows a user's path.
+//! `value`, `room`, `future`), for every attribute key, and constants named
+//! like them: generated code never shadows a user's path.
 #![allow(non_snake_case)]
 
 use fast_app::prelude::*;
@@ -67,6 +67,49 @@ mod other {
     async fn targets(room: &OtherRoom, session: &Session) {
         let _ = (room, session);
     }
+}
+
+/// Constants named like the locals: a binding with a constant's name would be
+/// read as a pattern matching that constant.
+#[allow(non_upper_case_globals, dead_code)]
+mod constants {
+    use super::*;
+
+    const session: u8 = 0;
+    const auth: u8 = 0;
+    const reason: u8 = 0;
+    const payload: u8 = 0;
+    const name: u8 = 0;
+    const targets: u8 = 0;
+    const value: u8 = 0;
+    const socket: u8 = 0;
+
+    async fn connect(_session: &Session, _auth: &serde_json::Value) -> Result<(), ConnectError> {
+        Ok(())
+    }
+    async fn disconnect(_session: &Session, _reason: DisconnectReason) {}
+    fn handlers<A: Adapter>(_socket: &SocketRef<A>) {}
+    async fn guard(_room: &ConstRoom, _session: &Session) -> bool {
+        true
+    }
+
+    #[namespace("/constants", connect = connect, disconnect = disconnect, handlers = handlers)]
+    #[rooms(ConstRoom)]
+    pub struct ConstNamespace;
+
+    #[derive(Room, Deserialize)]
+    #[room(can_join = guard, on_join = Self::hook, on_leave = Self::hook)]
+    pub struct ConstRoom {
+        pub id: u64,
+    }
+
+    impl ConstRoom {
+        async fn hook(&self, _session: &Session) {}
+    }
+
+    #[derive(BroadcastEvent)]
+    #[broadcast(on = ConstRoom { id: 1 }, as = value)]
+    pub struct ConstEvent;
 }
 
 #[derive(Room, Deserialize)]

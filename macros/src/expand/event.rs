@@ -1,8 +1,7 @@
 //! `impl BroadcastEvent`.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::Ident;
 use syn::spanned::Spanned;
 
 use crate::model::event::Event;
@@ -20,9 +19,9 @@ pub fn expand(event: &Event) -> TokenStream {
             }
         }
     });
-    // Locals of the generated code: mixed-site, so no user path can name them.
-    let targets = Ident::new("targets", Span::mixed_site());
-    let value = Ident::new("value", Span::mixed_site());
+    // Locals of the generated code (see `super::local`).
+    let targets = super::local("targets");
+    let value = super::local("value");
     // Converted through the trait, spanned at the value: a wrong target is one
     // error there, naming the value's type.
     let on = match &event.on {

@@ -1,8 +1,7 @@
 //! `impl Namespace`, `impl ServedRoom` for its rooms, and the registration.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{ToTokens, quote, quote_spanned};
-use syn::Ident;
 use syn::spanned::Spanned;
 
 use crate::model::namespace::Namespace;
@@ -14,11 +13,11 @@ pub fn expand(ns: &Namespace) -> TokenStream {
     let type_name = ident.to_string();
     let path = &ns.path.0;
 
-    // Locals of the generated code: mixed-site, so no user path can name them
-    // (a user function called `auth` or `session` stays reachable).
-    let session = Ident::new("session", Span::mixed_site());
-    let auth = Ident::new("auth", Span::mixed_site());
-    let reason = Ident::new("reason", Span::mixed_site());
+    // Locals of the generated code (see `super::local`): a user function
+    // called `session` or `payload` stays reachable.
+    let session = super::local("session");
+    let auth = super::local("auth");
+    let reason = super::local("reason");
 
     // Each function is called through a trait of its expected shape, spanned
     // at its path: a wrong signature is one error there.

@@ -1,9 +1,9 @@
 //! `impl Room`.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Data, Fields, Ident};
+use syn::{Data, Fields};
 
 use crate::model::room::Room;
 
@@ -12,11 +12,11 @@ pub fn expand(room: &Room) -> TokenStream {
     let ident = &room.input.ident;
     let (impl_generics, ty_generics, where_clause) = room.input.generics.split_for_impl();
     let key = &room.key.0;
-    // Locals of the generated code: mixed-site, so no user path can name them
-    // (a user function called `session` or `payload` stays reachable).
-    let name = Ident::new("name", Span::mixed_site());
-    let session = Ident::new("session", Span::mixed_site());
-    let payload = Ident::new("payload", Span::mixed_site());
+    // Locals of the generated code (see `super::local`): a user function
+    // called `session` or `payload` stays reachable.
+    let name = super::local("name");
+    let session = super::local("session");
+    let payload = super::local("payload");
 
     let segments = room.fields.iter().map(
         |(member, ty)| quote_spanned!(ty.span()=> <_ as #p::RoomSegment>::push_to(&self.#member, #name)?;),
