@@ -11,6 +11,7 @@
 
 mod payload;
 mod signatures;
+mod target;
 
 pub use payload::{
     AsPayload, AsSelfPayload, NotSendSync, NotSendSyncKind, NotSerialize, NotSerializeKind, Probe, ProbeAny,
@@ -20,6 +21,7 @@ pub use signatures::{
     AsyncFn2, BoxFuture, CanJoin, Connect, ConnectOutput, Disconnect, Extract, ExtractOutput, Handlers,
     OnJoin, OnLeave,
 };
+pub use target::{NoRoom, OtherSplit, ProbeOther, ProbeRoom, RoomSplit, ServedTarget, TargetProbe};
 
 use crate::error::ValidationError;
 

@@ -226,7 +226,7 @@ impl ExactSizeIterator for RoomsIntoIter {}
     message = "`{Self}` is not a broadcast target",
     label = "not a broadcast target",
     note = "a target is a room name (`&str`, `String`), a `#[derive(Room)]` value, an `Option`, `Vec`, array or slice of those, or a `Targets` value that mixes them",
-    note = "a room becomes a target once a namespace serves it: if `{Self}` is a room, add it to `#[rooms(...)]` on its namespace, e.g. `#[namespace(\"/\")] #[rooms({Self})]`"
+    note = "a room becomes a target once a namespace lists it in `#[rooms(...)]`"
 )]
 pub trait IntoTargets {
     /// Appends this value's targets.

@@ -22,11 +22,24 @@ pub fn expand(event: &Event) -> TokenStream {
     // Locals of the generated code (see `super::local`).
     let targets = super::local("targets");
     let value = super::local("value");
-    // Converted through the trait, spanned at the value: a wrong target is one
-    // error there, naming the value's type.
+    let room = super::local("room");
+    let other = super::local("other");
+    // Converted through traits, spanned at the value: a wrong target is one
+    // error there. A room value is probed apart (see the runtime's `check`
+    // module), so an unserved room is reported as such, naming it.
+    let convert = |on: TokenStream, span: proc_macro2::Span| {
+        quote_spanned! {span=>
+            #[allow(unused_imports)]
+            use #p::{ProbeOther as _, ProbeRoom as _};
+            let #value = #on;
+            let (#room, #other) = (&&#p::TargetProbe::of(&#value)).probe().split(#value);
+            <_ as #p::ServedTarget>::add_served(#room, &mut #targets);
+            <_ as #p::IntoTargets>::add_to(#other, &mut #targets);
+        }
+    };
     let on = match &event.on {
-        Some(on) => quote_spanned!(on.span()=> <_ as #p::IntoTargets>::add_to(#on, &mut #targets)),
-        None => quote!(<_ as #p::IntoTargets>::add_to(#name, &mut #targets)),
+        Some(on) => convert(quote!(#on), on.span()),
+        None => convert(quote!(#name), proc_macro2::Span::call_site()),
     };
     let (payload, self_payload) = match &event.payload {
         // Checked where it is written: a payload must serialize and cross threads
@@ -89,7 +102,7 @@ pub fn expand(event: &Event) -> TokenStream {
                 fn broadcast_on(&self) -> impl ::core::future::Future<Output = #p::Targets> + ::core::marker::Send {
                     async move {
                         let mut #targets = #p::Targets::new();
-                        #on;
+                        #on
                         #targets
                     }
                 }
