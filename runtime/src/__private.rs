@@ -15,7 +15,7 @@ pub use crate::targets::{IntoTargets, Targets};
 
 pub use crate::check::{
     AsPayload, AsSelfPayload, AsyncFn2, BoxFuture, CanJoin, Connect, ConnectOutput, Disconnect, Extract,
-    ExtractOutput, Handlers, OnJoin, OnLeave, Probe, ProbeAny, ProbeOther, ProbeReady, ProbeRoom,
+    ExtractOutput, Handlers, ListedRoom, OnJoin, OnLeave, Probe, ProbeAny, ProbeOther, ProbeReady, ProbeRoom,
     ProbeSerialize, RoomPayload, RoomSegment, SelfPayload, ServedTarget, TargetProbe,
 };
 pub use crate::redis::RedisAdapter;

@@ -81,3 +81,21 @@ impl<T: std::fmt::Display + ?Sized> RoomSegment for T {
         name.push(self)
     }
 }
+
+/// A type listed in `#[rooms(...)]`: it must be a room. Generated code names
+/// the room as `<T as ListedRoom>::Room`, so a non-room is one error on the
+/// listing.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a room",
+    label = "not a room",
+    note = "derive it: `#[derive(Room)]` on `{Self}`, with `#[room(...)]` for its key and policy"
+)]
+pub trait ListedRoom {
+    /// The room itself.
+    type Room: crate::Room;
+}
+
+#[diagnostic::do_not_recommend]
+impl<R: crate::Room> ListedRoom for R {
+    type Room = R;
+}

@@ -54,7 +54,8 @@ pub fn expand(ns: &Namespace) -> TokenStream {
     let served = served_rooms(ns);
     let entries = ns.rooms.iter().map(|room| {
         let name = room.to_token_stream().to_string();
-        quote_spanned!(room.span()=> #p::RoomEntry::of::<#room>(#name))
+        // Named through `ListedRoom`: a non-room is one error on the listing.
+        quote_spanned!(room.span()=> #p::RoomEntry::of::<<#room as #p::ListedRoom>::Room>(#name))
     });
     let distinct_keys = distinct_keys(ns);
 
