@@ -6,7 +6,7 @@ use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, Ident, Token};
 
 use crate::ctxt::Ctxt;
-use crate::kw;
+use crate::kw::{self, Key};
 
 /// One `key = value` entry; `value` is `None` when the user left it out.
 pub struct Entry {
@@ -42,46 +42,57 @@ impl Parse for Entries {
     }
 }
 
-/// The values of the known keys, after unknown, duplicate and empty
-/// entries were reported.
-pub struct Values {
-    entries: Vec<(Ident, Expr)>,
+/// The values of the known keys of one attribute, after unknown, duplicate
+/// and empty entries were reported.
+pub struct Values<K> {
+    entries: Vec<(K, Expr)>,
 }
 
-impl Values {
-    /// Checks `entries` against `valid` keys of `#[attr(...)]`.
-    pub fn check(cx: &Ctxt, attr: &str, valid: &[&str], entries: Vec<Entry>) -> Self {
-        let mut seen: Vec<(Ident, Expr)> = Vec::new();
-        for Entry { key, value } in entries {
-            let name = key.unraw().to_string();
-            if !valid.contains(&name.as_str()) {
+impl<K: Key> Values<K> {
+    /// Checks `entries` against the keys of `#[K::ATTR(...)]`.
+    pub fn check(cx: &Ctxt, entries: Vec<Entry>) -> Self {
+        let attr = K::ATTR;
+        let mut seen: Vec<(K, Expr)> = Vec::new();
+        for Entry { key: ident, value } in entries {
+            let name = ident.unraw().to_string();
+            let Some(key) = K::from_str(&name) else {
                 cx.error_at(
-                    &key,
+                    &ident,
                     format!(
                         "unknown key `{name}` in `#[{attr}(...)]`; expected {}",
-                        kw::list(valid)
+                        kw::list::<K>()
                     ),
                 );
                 continue;
-            }
-            if seen.iter().any(|(k, _)| k.unraw() == name) {
-                cx.error_at(&key, format!("duplicate key `{name}` in `#[{attr}(...)]`"));
+            };
+            if seen.iter().any(|(k, _)| *k == key) {
+                cx.error_at(&ident, format!("duplicate key `{name}` in `#[{attr}(...)]`"));
                 continue;
             }
             match value {
                 Some(value) => seen.push((key, value)),
-                None => cx.error_at(&key, format!("missing value for `{name}`: write `{name} = ...`")),
+                None => cx.error_at(
+                    &ident,
+                    format!("missing value for `{name}`: write `{name} = ...`"),
+                ),
             }
         }
         Values { entries: seen }
     }
 
     /// The value of `key`, if given.
-    pub fn get(&self, key: &str) -> Option<&Expr> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.unraw() == key)
-            .map(|(_, v)| v)
+    pub fn get(&self, key: K) -> Option<&Expr> {
+        self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// The string literal of `key`, if given (an error on any other value).
+    pub fn lit_str(&self, cx: &Ctxt, key: K) -> Option<syn::LitStr> {
+        self.get(key).and_then(|v| lit_str(cx, key.as_str(), v))
+    }
+
+    /// The path of `key`, if given (an error on any other value).
+    pub fn path(&self, cx: &Ctxt, key: K) -> Option<syn::ExprPath> {
+        self.get(key).and_then(|v| path(cx, key.as_str(), v))
     }
 }
 
@@ -98,7 +109,7 @@ pub fn entries_of(cx: &Ctxt, attrs: &[Attribute], name: &str) -> Vec<Entry> {
 }
 
 /// A `"string"` value, or an error on the value.
-pub fn lit_str(cx: &Ctxt, key: &str, value: &Expr) -> Option<syn::LitStr> {
+fn lit_str(cx: &Ctxt, key: &str, value: &Expr) -> Option<syn::LitStr> {
     match value {
         Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Str(s),
@@ -115,7 +126,7 @@ pub fn lit_str(cx: &Ctxt, key: &str, value: &Expr) -> Option<syn::LitStr> {
 }
 
 /// A path value (`function` or `Self::method`), or an error on the value.
-pub fn path(cx: &Ctxt, key: &str, value: &Expr) -> Option<syn::ExprPath> {
+fn path(cx: &Ctxt, key: &str, value: &Expr) -> Option<syn::ExprPath> {
     match value {
         Expr::Path(p) => Some(p.clone()),
         other => {

@@ -13,7 +13,14 @@ pub use crate::namespace::{Namespace, ServedRoom};
 pub use crate::registry::{NamespaceDef, RoomEntry};
 pub use crate::room::{Room, RoomName};
 pub use crate::session::Session;
-pub use crate::targets::Targets;
+pub use crate::targets::{IntoTargets, Targets};
+
+pub use crate::check::{
+    AsPayload, AsSelfPayload, AsyncFn2, BoxFuture, CanJoin, Connect, ConnectOutput, Disconnect, Extract,
+    ExtractOutput, Handlers, ListedRoom, OnJoin, OnLeave, Probe, ProbeAny, ProbeOther, ProbeReady, ProbeRoom,
+    ProbeSerialize, RoomPayload, RoomSegment, SelfPayload, ServedTarget, TargetProbe,
+};
+pub use crate::redis::RedisAdapter;
 
 /// Converts an `on = ...` value; its bound is where a wrong target is reported.
 pub fn targets(value: impl crate::targets::IntoTargets) -> Targets {
@@ -102,21 +109,4 @@ pub use socketioxide::socket::DisconnectReason;
 /// cross threads (broadcasts run on any task).
 pub fn payload<T: serde::Serialize + Send + Sync>(payload: T) -> T {
     payload
-}
-
-/// An event that can be its own payload.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be sent as its own payload: it does not implement `Serialize`",
-    label = "the default payload is the event itself",
-    note = "derive `Serialize` for `{Self}`, or give the payload with `#[broadcast(as = ...)]`"
-)]
-pub trait SelfPayload {
-    /// The event, as its payload.
-    fn as_payload(&self) -> impl serde::Serialize + Send + Sync + '_;
-}
-
-impl<T: serde::Serialize + Sync> SelfPayload for T {
-    fn as_payload(&self) -> impl serde::Serialize + Send + Sync + '_ {
-        self
-    }
 }

@@ -209,14 +209,29 @@ pub struct HandlerTable {
     pub redis: fn(&SocketRef<RedisAdapter>),
 }
 
-/// The [`HandlerTable`] of a generic handler function.
+/// The [`HandlerTable`] of a function generic over the adapter, named in
+/// `#[namespace(handlers = path)]`: one entry per adapter this runtime serves.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! __handler_table {
     ($path:expr) => {
+        $crate::__private::handler_table!(_, $path)
+    };
+    // `$infer` is a `_` spanned at the user's path, where a wrong shape is reported.
+    ($infer:tt, $path:expr) => {
         $crate::__private::HandlerTable {
-            local: |socket: &$crate::__private::SocketRef<$crate::__private::LocalAdapter>| $path(socket),
-            redis: |socket: &$crate::__private::SocketRef<$crate::redis::RedisAdapter>| $path(socket),
+            local: |__fast_app_socket: &$crate::__private::SocketRef<$crate::__private::LocalAdapter>| {
+                <$infer as $crate::__private::Handlers<$crate::__private::LocalAdapter>>::call(
+                    &$path,
+                    __fast_app_socket,
+                )
+            },
+            redis: |__fast_app_socket: &$crate::__private::SocketRef<$crate::__private::RedisAdapter>| {
+                <$infer as $crate::__private::Handlers<$crate::__private::RedisAdapter>>::call(
+                    &$path,
+                    __fast_app_socket,
+                )
+            },
         }
     };
 }

@@ -7,6 +7,7 @@
 
 mod adapter;
 mod broadcaster;
+pub mod check;
 mod error;
 mod event;
 mod layer;

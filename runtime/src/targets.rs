@@ -155,13 +155,14 @@ pub(crate) struct Group {
     message = "`{Self}` is not a broadcast target",
     label = "not a broadcast target",
     note = "a target is a room name (`&str`, `String`), a `#[derive(Room)]` value, an `Option`, `Vec`, array or slice of those, or a `Targets` value that mixes them",
-    note = "a room becomes a target once a namespace serves it: if `{Self}` is a room, add it to `#[rooms(...)]` on its namespace, e.g. `#[namespace(\"/\")] #[rooms({Self})]`"
+    note = "a room becomes a target once a namespace lists it in `#[rooms(...)]`"
 )]
 pub trait IntoTargets {
     /// Appends this value's targets.
     fn add_to(self, targets: &mut Targets);
 }
 
+#[diagnostic::do_not_recommend]
 impl<R: Room + ServedRoom> IntoTargets for R {
     fn add_to(self, targets: &mut Targets) {
         targets.push_served(&self);

@@ -12,15 +12,18 @@ pub fn event(input: &DeriveInput) -> TokenStream {
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     quote! {
-        impl #impl_generics #p::BroadcastEvent for #ident #ty_generics #where_clause {
-            const NAME: &'static str = "";
-            fn broadcast_on(&self) -> impl ::core::future::Future<Output = #p::Targets> + ::core::marker::Send {
-                async { #p::Targets::new() }
+        const _: () = {
+            #[automatically_derived]
+            impl #impl_generics #p::BroadcastEvent for #ident #ty_generics #where_clause {
+                const NAME: &'static str = "";
+                fn broadcast_on(&self) -> impl ::core::future::Future<Output = #p::Targets> + ::core::marker::Send {
+                    async { #p::Targets::new() }
+                }
+                fn broadcast_as(&self) -> impl ::core::future::Future<Output = impl #p::serde::Serialize + ::core::marker::Send + ::core::marker::Sync> + ::core::marker::Send {
+                    async {}
+                }
             }
-            fn broadcast_as(&self) -> impl ::core::future::Future<Output = impl #p::serde::Serialize + ::core::marker::Send + ::core::marker::Sync> + ::core::marker::Send {
-                async {}
-            }
-        }
+        };
     }
 }
 
@@ -29,18 +32,21 @@ pub fn room(input: &DeriveInput) -> TokenStream {
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     quote! {
-        impl #impl_generics #p::Room for #ident #ty_generics #where_clause {
-            const KEY: &'static str = "";
-            fn write_name(&self, _: &mut #p::RoomName) -> ::core::result::Result<(), #p::InvalidRoomName> {
-                ::core::result::Result::Ok(())
+        const _: () = {
+            #[automatically_derived]
+            impl #impl_generics #p::Room for #ident #ty_generics #where_clause {
+                const KEY: &'static str = "";
+                fn write_name(&self, _: &mut #p::RoomName) -> ::core::result::Result<(), #p::InvalidRoomName> {
+                    ::core::result::Result::Ok(())
+                }
+                fn extract(
+                    _: &#p::Session,
+                    _: #p::serde_json::Value,
+                ) -> impl ::core::future::Future<Output = ::core::result::Result<Self, #p::ValidationError>> + ::core::marker::Send {
+                    async { ::core::result::Result::Err(#p::ValidationError::new("")) }
+                }
             }
-            fn extract(
-                _: &#p::Session,
-                _: #p::serde_json::Value,
-            ) -> impl ::core::future::Future<Output = ::core::result::Result<Self, #p::ValidationError>> + ::core::marker::Send {
-                async { ::core::result::Result::Err(#p::ValidationError::new("")) }
-            }
-        }
+        };
     }
 }
 

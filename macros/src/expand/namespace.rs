@@ -13,34 +13,49 @@ pub fn expand(ns: &Namespace) -> TokenStream {
     let type_name = ident.to_string();
     let path = &ns.path.0;
 
+    // Locals of the generated code (see `super::local`): a user function
+    // called `session` or `payload` stays reachable.
+    let session = super::local("session");
+    let auth = super::local("auth");
+    let reason = super::local("reason");
+
+    // Each function is called through a trait of its expected shape, spanned
+    // at its path: a wrong signature is one error there.
     let connect = ns.connect.as_ref().map(|f| {
+        let call = quote_spanned!(super::path_span(f)=> <_ as #p::Connect>::call(&#f, #session, #auth));
         quote! {
             fn connect(
-                session: &#p::Session,
-                auth: &#p::serde_json::Value,
+                #session: &#p::Session,
+                #auth: &#p::serde_json::Value,
             ) -> impl ::core::future::Future<Output = ::core::result::Result<(), #p::ConnectError>> + ::core::marker::Send {
-                async move { ::core::result::Result::map_err(#f(session, auth).await, #p::refuse) }
+                async move { #call.await }
             }
         }
     });
     let disconnect = ns.disconnect.as_ref().map(|f| {
+        let call = quote_spanned!(super::path_span(f)=> <_ as #p::Disconnect>::call(&#f, #session, #reason));
         quote! {
             fn disconnect(
-                session: &#p::Session,
-                reason: #p::DisconnectReason,
+                #session: &#p::Session,
+                #reason: #p::DisconnectReason,
             ) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {
-                async move { #f(session, reason).await }
+                async move { #call.await }
             }
         }
     });
     let handlers = match &ns.handlers {
-        Some(f) => quote!(::core::option::Option::Some(#p::handler_table!(#f))),
+        Some(f) => {
+            // `_` spanned at the path: a wrong shape is reported there.
+            let infer = quote_spanned!(super::path_span(f)=> _);
+            quote!(::core::option::Option::Some(#p::handler_table!(#infer, #f)))
+        }
         None => quote!(::core::option::Option::None),
     };
     let served = served_rooms(ns);
     let entries = ns.rooms.iter().map(|room| {
         let name = room.to_token_stream().to_string();
-        quote_spanned!(room.span()=> #p::RoomEntry::of::<#room>(#name))
+        // Named through `ListedRoom`: a non-room is one error on the listing.
+        quote_spanned!(room.span()=> #p::RoomEntry::of::<<#room as #p::ListedRoom>::Room>(#name))
     });
     let distinct_keys = distinct_keys(ns);
 

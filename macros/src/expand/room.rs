@@ -3,6 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::{Data, Fields};
 
 use crate::model::room::Room;
 
@@ -11,35 +12,61 @@ pub fn expand(room: &Room) -> TokenStream {
     let ident = &room.input.ident;
     let (impl_generics, ty_generics, where_clause) = room.input.generics.split_for_impl();
     let key = &room.key.0;
+    // Locals of the generated code (see `super::local`): a user function
+    // called `session` or `payload` stays reachable.
+    let name = super::local("name");
+    let session = super::local("session");
+    let payload = super::local("payload");
 
-    let segments = room
-        .fields
-        .iter()
-        .map(|(member, ty)| quote_spanned!(ty.span()=> name.push(&self.#member)?;));
+    let segments = room.fields.iter().map(
+        |(member, ty)| quote_spanned!(ty.span()=> <_ as #p::RoomSegment>::push_to(&self.#member, #name)?;),
+    );
     let extract = match &room.extract {
-        Some(path) => quote! {
-            ::core::result::Result::map_err(#path(session, payload).await, ::core::convert::Into::into)
+        // The function's shape is checked where it is named.
+        Some(path) => quote_spanned! {super::path_span(path)=>
+            <_ as #p::Extract<Self>>::call(&#path, #session, #payload).await
         },
-        None => quote_spanned!(ident.span()=> #p::deserialize_room::<Self>(payload, "the room's fields")),
+        None if room.fields.is_empty() => {
+            let empty = match &room.input.data {
+                Data::Struct(s) => match &s.fields {
+                    Fields::Named(_) => quote!(Self {}),
+                    Fields::Unnamed(_) => quote!(Self()),
+                    Fields::Unit => quote!(Self),
+                },
+                _ => quote!(Self),
+            };
+            quote! {
+                ::core::result::Result::map(#p::fieldless_room(&#payload), |()| #empty)
+            }
+        }
+        // A room with fields reads them from the payload: it must derive `Deserialize`.
+        None => {
+            let expected = &room.expected;
+            quote_spanned! {ident.span()=>
+                <Self as #p::RoomPayload>::from_payload(#payload, #expected)
+            }
+        }
     };
     let can_join = room.can_join.as_ref().map(|path| {
+        let call = quote_spanned!(super::path_span(path)=> <_ as #p::CanJoin<Self>>::call(&#path, self, #session));
         quote! {
-            fn can_join(&self, session: &#p::Session) -> impl ::core::future::Future<Output = bool> + ::core::marker::Send {
-                async move { #path(self, session).await }
+            fn can_join(&self, #session: &#p::Session) -> impl ::core::future::Future<Output = bool> + ::core::marker::Send {
+                async move { #call.await }
             }
         }
     });
-    let hook = |name: TokenStream, path: &Option<syn::ExprPath>| {
+    let hook = |method: TokenStream, hook: TokenStream, path: &Option<syn::ExprPath>| {
         path.as_ref().map(|path| {
+            let call = quote_spanned!(super::path_span(path)=> <_ as #p::#hook<Self>>::call(&#path, self, #session));
             quote! {
-                fn #name(&self, session: &#p::Session) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {
-                    async move { #path(self, session).await }
+                fn #method(&self, #session: &#p::Session) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {
+                    async move { #call.await }
                 }
             }
         })
     };
-    let on_join = hook(quote!(on_join), &room.on_join);
-    let on_leave = hook(quote!(on_leave), &room.on_leave);
+    let on_join = hook(quote!(on_join), quote!(OnJoin), &room.on_join);
+    let on_leave = hook(quote!(on_leave), quote!(OnLeave), &room.on_leave);
 
     quote! {
         const _: () = {
@@ -47,17 +74,18 @@ pub fn expand(room: &Room) -> TokenStream {
             impl #impl_generics #p::Room for #ident #ty_generics #where_clause {
                 const KEY: &'static str = #key;
 
-                fn write_name(&self, name: &mut #p::RoomName) -> ::core::result::Result<(), #p::InvalidRoomName> {
+                fn write_name(&self, #name: &mut #p::RoomName) -> ::core::result::Result<(), #p::InvalidRoomName> {
+                    let _ = &#name;
                     #(#segments)*
                     ::core::result::Result::Ok(())
                 }
 
                 fn extract(
-                    session: &#p::Session,
-                    payload: #p::serde_json::Value,
+                    #session: &#p::Session,
+                    #payload: #p::serde_json::Value,
                 ) -> impl ::core::future::Future<Output = ::core::result::Result<Self, #p::ValidationError>> + ::core::marker::Send {
                     async move {
-                        let _ = session;
+                        let _ = #session;
                         #extract
                     }
                 }

@@ -5,7 +5,7 @@ use syn::{DeriveInput, Expr};
 
 use crate::attr::{self, Values};
 use crate::ctxt::Ctxt;
-use crate::kw;
+use crate::kw::{EventKey, Key};
 
 /// A broadcast event as the user declared it.
 pub struct Event<'a> {
@@ -20,19 +20,18 @@ pub struct Event<'a> {
 impl<'a> Event<'a> {
     pub fn from_input(cx: &Ctxt, input: &'a DeriveInput) -> Self {
         super::require_struct(cx, input, "BroadcastEvent");
-        let entries = attr::entries_of(cx, &input.attrs, "broadcast");
-        let values = Values::check(cx, "broadcast", kw::BROADCAST, entries);
+        let entries = attr::entries_of(cx, &input.attrs, EventKey::ATTR);
+        let values = Values::<EventKey>::check(cx, entries);
         let name = values
-            .get("name")
-            .and_then(|v| attr::lit_str(cx, "name", v))
+            .lit_str(cx, EventKey::Name)
             .map(|s| (s.value(), s.span()))
             .unwrap_or_else(|| (super::default_name(&input.ident, "_event"), input.ident.span()));
         Event {
             input,
             name,
-            on: values.get("on").cloned(),
-            payload: values.get("as").cloned(),
-            when: values.get("when").cloned(),
+            on: values.get(EventKey::On).cloned(),
+            payload: values.get(EventKey::As).cloned(),
+            when: values.get(EventKey::When).cloned(),
         }
     }
 }

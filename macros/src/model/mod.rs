@@ -2,6 +2,7 @@
 
 pub mod event;
 pub mod namespace;
+pub mod payload;
 pub mod room;
 
 use heck::ToSnakeCase;

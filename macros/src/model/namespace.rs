@@ -5,9 +5,9 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{ExprPath, ItemStruct, LitStr, Token, Type};
 
-use crate::attr::{self, Entries, Values};
+use crate::attr::{Entries, Values};
 use crate::ctxt::Ctxt;
-use crate::kw;
+use crate::kw::{self, NamespaceKey};
 
 /// A namespace as the user declared it.
 pub struct Namespace {
@@ -58,13 +58,14 @@ impl Namespace {
         let path = path
             .map(|p| (p.value(), p.span()))
             .unwrap_or_else(|| ("/".to_owned(), Span::call_site()));
-        let values = Values::check(cx, "namespace", kw::NAMESPACE, entries);
-        let get = |key: &str| values.get(key).and_then(|v| attr::path(cx, key, v));
-        let (connect, disconnect, handlers) = (get("connect"), get("disconnect"), get("handlers"));
+        let values = Values::<NamespaceKey>::check(cx, entries);
+        let connect = values.path(cx, NamespaceKey::Connect);
+        let disconnect = values.path(cx, NamespaceKey::Disconnect);
+        let handlers = values.path(cx, NamespaceKey::Handlers);
 
         let mut rooms = Vec::new();
         item.attrs.retain(|a| {
-            if !a.path().is_ident("rooms") {
+            if !a.path().is_ident(kw::ROOMS) {
                 return true;
             }
             match a.parse_args_with(Punctuated::<Type, Token![,]>::parse_terminated) {

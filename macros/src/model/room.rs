@@ -5,7 +5,7 @@ use syn::{Data, DeriveInput, ExprPath, Fields, Member, Type};
 
 use crate::attr::{self, Values};
 use crate::ctxt::Ctxt;
-use crate::kw;
+use crate::kw::{Key, RoomKey};
 
 /// A room as the user declared it.
 pub struct Room<'a> {
@@ -18,19 +18,23 @@ pub struct Room<'a> {
     pub can_join: Option<ExprPath>,
     pub on_join: Option<ExprPath>,
     pub on_leave: Option<ExprPath>,
+    /// What the join payload looks like, for validation errors: `{"chat_id": <integer>}`.
+    pub expected: String,
 }
 
 impl<'a> Room<'a> {
     pub fn from_input(cx: &Ctxt, input: &'a DeriveInput) -> Self {
         super::require_struct(cx, input, "Room");
-        let entries = attr::entries_of(cx, &input.attrs, "room");
-        let values = Values::check(cx, "room", kw::ROOM, entries);
+        let entries = attr::entries_of(cx, &input.attrs, RoomKey::ATTR);
+        let values = Values::<RoomKey>::check(cx, entries);
         let key = values
-            .get("key")
-            .and_then(|v| attr::lit_str(cx, "key", v))
+            .lit_str(cx, RoomKey::Key)
             .map(|s| (s.value(), s.span()))
             .unwrap_or_else(|| (super::default_name(&input.ident, "_room"), input.ident.span()));
-        let path = |key: &str| values.get(key).and_then(|v| attr::path(cx, key, v));
+        let expected = match &input.data {
+            Data::Struct(s) => super::payload::describe(&input.attrs, &s.fields),
+            _ => String::new(),
+        };
         let fields = match &input.data {
             Data::Struct(s) => match &s.fields {
                 Fields::Named(named) => named
@@ -52,10 +56,11 @@ impl<'a> Room<'a> {
             input,
             key,
             fields,
-            extract: path("extract"),
-            can_join: path("can_join"),
-            on_join: path("on_join"),
-            on_leave: path("on_leave"),
+            extract: values.path(cx, RoomKey::Extract),
+            can_join: values.path(cx, RoomKey::CanJoin),
+            on_join: values.path(cx, RoomKey::OnJoin),
+            on_leave: values.path(cx, RoomKey::OnLeave),
+            expected,
         }
     }
 }

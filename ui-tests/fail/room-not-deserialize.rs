@@ -1,0 +1,9 @@
+use fast_app::prelude::*;
+
+// The fields come from the join payload, but nothing reads them.
+#[derive(Room)]
+struct ChatRoom {
+    chat_id: u64,
+}
+
+fn main() {}

@@ -1,0 +1,14 @@
+use fast_app::prelude::*;
+use serde::Deserialize;
+
+#[derive(Room, Deserialize)]
+#[room(on_leave = Self::left)]
+struct ChatRoom {
+    chat_id: u64,
+}
+
+impl ChatRoom {
+    fn left(&self, _session: &Session) {}
+}
+
+fn main() {}
