@@ -21,7 +21,7 @@ pub use signatures::{
     AsyncFn2, BoxFuture, CanJoin, Connect, ConnectOutput, Disconnect, Extract, ExtractOutput, Handlers,
     OnJoin, OnLeave,
 };
-pub use target::{NoRoom, OtherSplit, ProbeOther, ProbeRoom, RoomSplit, ServedTarget, TargetProbe};
+pub use target::{Nothing, OtherSplit, ProbeOther, ProbeRoom, RoomSplit, ServedTarget, TargetProbe};
 
 use crate::error::ValidationError;
 

@@ -3,8 +3,8 @@
 //! is reported by [`IntoTargets`](crate::IntoTargets).
 //!
 //! Generated code probes the value's type by autoref specialization: a
-//! [`Room`] goes to [`ServedTarget`] (with an empty `Targets` for the other
-//! half), anything else to `IntoTargets` (with [`NoRoom`] for the room half):
+//! [`Room`] goes to [`ServedTarget`], anything else to `IntoTargets`, and
+//! the half that is not there is [`Nothing`], which both take as a no-op:
 //!
 //! ```text
 //! let (room, other) = (&&TargetProbe::of(&value)).probe().split(value);
@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 
 use crate::namespace::ServedRoom;
 use crate::room::Room;
-use crate::targets::Targets;
+use crate::targets::{IntoTargets, Targets};
 
 /// The type of an `on = ...` value, for probing.
 pub struct TargetProbe<T>(PhantomData<fn() -> T>);
@@ -57,8 +57,8 @@ pub struct RoomSplit;
 
 impl RoomSplit {
     /// `(value, nothing)`.
-    pub fn split<R>(self, value: R) -> (R, Targets) {
-        (value, Targets::new())
+    pub fn split<R>(self, value: R) -> (R, Nothing) {
+        (value, Nothing)
     }
 }
 
@@ -67,13 +67,20 @@ pub struct OtherSplit;
 
 impl OtherSplit {
     /// `(no room, value)`.
-    pub fn split<T>(self, value: T) -> (NoRoom, T) {
-        (NoRoom, value)
+    pub fn split<T>(self, value: T) -> (Nothing, T) {
+        (Nothing, value)
     }
 }
 
-/// The room half of a value that is not a room.
-pub struct NoRoom;
+/// The half of a probed value that is not there: no room, no targets. Free:
+/// a room value costs what it cost without the probe.
+pub struct Nothing;
+
+#[doc(hidden)]
+#[diagnostic::do_not_recommend]
+impl IntoTargets for Nothing {
+    fn add_to(self, _: &mut Targets) {}
+}
 
 /// A room value in `on = ...`: a target once a namespace serves it.
 #[diagnostic::on_unimplemented(
@@ -94,6 +101,6 @@ impl<R: Room + ServedRoom> ServedTarget for R {
 }
 
 #[diagnostic::do_not_recommend]
-impl ServedTarget for NoRoom {
+impl ServedTarget for Nothing {
     fn add_served(self, _: &mut Targets) {}
 }
