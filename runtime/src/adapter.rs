@@ -126,6 +126,7 @@ where
 }
 
 /// The broadcast operators of `namespace`, or the error that it is not served.
+#[inline]
 fn served<A: Adapter>(
     io: &SocketIo<A>,
     namespace: &str,

@@ -199,6 +199,16 @@ impl Broadcaster {
             (_, Ok(target)) => Targets::from_value(target),
             (_, Err(targets)) => targets,
         };
+        // Boxed, so that the fast path's future does not carry this one's states.
+        Box::pin(self.broadcast_groups(event, targets)).await
+    }
+
+    /// The general path: every target grouped per namespace, one emit each.
+    async fn broadcast_groups<E: BroadcastEvent>(
+        &self,
+        event: &E,
+        targets: Targets,
+    ) -> Result<bool, BroadcastError> {
         let (groups, invalid) = targets.into_groups();
         let mut errors: Vec<BroadcastError> = invalid.into_iter().map(BroadcastError::from).collect();
         let sent = !groups.is_empty();
