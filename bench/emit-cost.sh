@@ -9,7 +9,7 @@ command -v valgrind >/dev/null || { echo "emit-cost: needs valgrind (apt-get ins
 cargo build --release -q -p fast-app-bench --bin emit-cost
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-valgrind --tool=callgrind --callgrind-out-file="$out/cg" target/release/emit-cost "$events" 2>/dev/null | grep EMIT-COST
+valgrind --tool=callgrind --callgrind-out-file="$out/cg" "${CARGO_TARGET_DIR:-target}/release/emit-cost" "$events" 2>/dev/null | grep EMIT-COST
 callgrind_annotate --inclusive=yes --threshold=100 "$out/cg" 2>/dev/null | awk -v n="$events" '
     $0 ~ /:fast_app_bench::emits::derive_chunk::\{\{closure\}\} / && !derive { gsub(",", "", $1); derive = $1 }
     $0 ~ /:fast_app_bench::emits::hand_chunk::\{\{closure\}\} / && !hand { gsub(",", "", $1); hand = $1 }

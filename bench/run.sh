@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 anchors=$(realpath "${ANCHORS:-../shared/anchors}")
 work=target/bench
+bin=${CARGO_TARGET_DIR:-target}/release
 shape=${1:-all}
 shift || true
 stacks=("$@")
@@ -39,7 +40,7 @@ ulimit -n 65536 2>/dev/null || true
 
 stack_args() {
   local args=()
-  want fast-app && args+=(--stack "fast-app=target/release/fanout-server;;target/release/fanout-emitter")
+  want fast-app && args+=(--stack "fast-app=$bin/fanout-server;;$bin/fanout-emitter")
   want rust-raw && args+=(--stack "rust-raw=$work/rust-raw-target/release/server;;$work/rust-raw-target/release/emitter")
   want node && args+=(--stack "node=node $work/node/server.js;;node $work/node/emitter.js")
   [ "${1:-}" != no-python ] && want python && args+=(--stack "python=$work/py/bin/python $work/python/server.py;;$work/py/bin/python $work/python/emitter.py")
@@ -47,7 +48,7 @@ stack_args() {
 }
 run() { # clients rooms events rate [no-python]
   mapfile -t args < <(stack_args "${5:-}")
-  target/release/fanout --redis "redis://127.0.0.1:$port/14" --repeat "${REPEAT:-1}" \
+  "$bin/fanout" --redis "redis://127.0.0.1:$port/14" --repeat "${REPEAT:-1}" \
     --clients "$1" --rooms "$2" --events "$3" --rate "$4" "${args[@]}"
   echo
 }

@@ -1,5 +1,5 @@
 //! Micro-benchmarks: what fast-app's generated code costs over socketioxide
-//! driven by hand, on real servers with real websocket clients on loopback.
+//! driven by hand, on real servers with real Socket.IO clients (`socketio-test-client`) on loopback.
 //!
 //! - `broadcast/*`: one event to one room of 10 connected clients (100
 //!   clients in 10 rooms), through `Broadcaster::broadcast` and the derived
@@ -31,25 +31,29 @@ use serde_json::json;
 
 fn broadcast(c: &mut Criterion) {
     let rt = runtime();
-    let (broadcaster, io, received) = rt.block_on(async {
+    let (broadcaster, io, audience) = rt.block_on(async {
         let (server, url) = fast_app_server().await;
-        let received = audience(&url).await;
+        let audience = audience(&url).await;
         (
             server.broadcaster().clone(),
             server.io::<LocalAdapter>().expect("in-process server").clone(),
-            received,
+            audience,
         )
     });
     let mut group = c.benchmark_group("broadcast");
     group.bench_function("derive", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(timed_emits(iters, &received, |seqs| {
+            rt.block_on(timed_emits(iters, &audience.received, |seqs| {
                 derive_chunk(&broadcaster, seqs)
             }))
         })
     });
     group.bench_function("hand_written", |b| {
-        b.iter_custom(|iters| rt.block_on(timed_emits(iters, &received, |seqs| hand_chunk(&io, seqs))))
+        b.iter_custom(|iters| {
+            rt.block_on(timed_emits(iters, &audience.received, |seqs| {
+                hand_chunk(&io, seqs)
+            }))
+        })
     });
     group.finish();
 }
@@ -92,13 +96,13 @@ fn join_path(c: &mut Criterion) {
         (server, io, derived, hand)
     });
     let mut group = c.benchmark_group("join");
-    for (name, ws) in [("derive", &mut derived), ("hand_written", &mut hand)] {
+    for (name, client) in [("derive", &mut derived), ("hand_written", &mut hand)] {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
                     let start = Instant::now();
                     for i in 0..iters {
-                        join(ws, 1 + i % ROOMS).await;
+                        join(client, 1 + i % ROOMS).await;
                     }
                     start.elapsed()
                 })

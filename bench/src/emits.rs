@@ -1,6 +1,6 @@
-//! What the micro-benchmarks share: a server on a loopback port, raw
-//! websocket clients that join chats and count deliveries, and emits timed in
-//! chunks.
+//! What the micro-benchmarks share: a server on a loopback port, Socket.IO
+//! clients (`socketio-test-client`) that join chats and count deliveries, and
+//! emits timed in chunks.
 
 use std::ops::Range;
 use std::pin::Pin;
@@ -10,10 +10,8 @@ use std::time::{Duration, Instant};
 
 use fast_app::socketioxide::SocketIo;
 use fast_app::{Broadcaster, Server};
-use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use serde_json::json;
+use socketio_test_client::{Client, Event};
 
 use crate::UpdateChat;
 
@@ -23,9 +21,6 @@ pub const ROOMS: u64 = 10;
 pub const CLIENTS: u64 = 100;
 /// Emits timed between two waits for the clients to catch up.
 pub const CHUNK: u64 = 256;
-
-/// A raw websocket client.
-pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// One thread for the servers, the clients and the benchmark: a timed emit
 /// only queues packets, and the connections write them out while the clock
@@ -38,7 +33,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// fast-app's server for this crate's namespace (not installed as the
-/// global broadcaster) on a loopback port, and its websocket URL.
+/// global broadcaster) on a loopback port, and its URL.
 pub async fn fast_app_server() -> (Server, String) {
     let server = Server::builder()
         .install_broadcaster(false)
@@ -49,73 +44,71 @@ pub async fn fast_app_server() -> (Server, String) {
     (server, url)
 }
 
-/// Serves `router` on a loopback port; returns the websocket URL.
+/// Serves `router` on a loopback port; returns its URL (`http://host:port`).
 pub async fn serve(router: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, router).await });
-    format!("ws://{addr}/socket.io/?EIO=4&transport=websocket")
-}
-
-/// The next text frame, answering pings on the way.
-pub async fn next_text(ws: &mut Ws) -> String {
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(text))) if text.as_str() == "2" => {
-                ws.send(Message::text("3")).await.expect("pong");
-            }
-            Some(Ok(Message::Text(text))) => return text.as_str().to_owned(),
-            Some(Ok(_)) => continue,
-            other => panic!("connection ended: {other:?}"),
-        }
-    }
+    format!("http://{addr}")
 }
 
 /// A client of `/` that has joined `chat|<chat_id>`.
-pub async fn joined_client(url: &str, chat_id: u64) -> Ws {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
-    assert!(next_text(&mut ws).await.starts_with('0'), "engine.io open");
-    ws.send(Message::text("40")).await.expect("connect /");
-    assert!(next_text(&mut ws).await.starts_with("40"), "socket.io connect");
-    join(&mut ws, chat_id).await;
-    ws
+pub async fn joined_client(url: &str, chat_id: u64) -> Client {
+    let mut client = Client::connect(url).await.expect("connect");
+    join(&mut client, chat_id).await;
+    client
 }
 
 /// `join_chat` and its `joined` reply.
-pub async fn join(ws: &mut Ws, chat_id: u64) {
-    let frame = format!("42[\"join_chat\",{{\"chat_id\":{chat_id}}}]");
-    ws.send(Message::text(frame)).await.expect("join");
-    let reply = next_text(ws).await;
-    assert!(reply.starts_with("42[\"joined\""), "unexpected reply {reply}");
+pub async fn join(client: &mut Client, chat_id: u64) {
+    client
+        .emit("join_chat", json!({ "chat_id": chat_id }))
+        .await
+        .expect("join");
+    let reply = client.next_event(Duration::from_secs(5)).await.expect("a reply");
+    assert_eq!(reply.name, "joined", "unexpected reply {reply:?}");
+}
+
+/// `CLIENTS` clients that have joined their chats, and the `update_chat`
+/// events they have received so far.
+pub struct Audience {
+    /// Deliveries of `update_chat`, over all the clients.
+    pub received: Arc<AtomicU64>,
+    _clients: Vec<Client>,
 }
 
 /// Connects `CLIENTS` clients, client i in chat 1 + i % ROOMS, each counting
-/// the `update_chat` events it receives into the returned counter.
-pub async fn audience(url: &str) -> Arc<AtomicU64> {
+/// the `update_chat` events it receives, as they arrive, into one counter.
+pub async fn audience(url: &str) -> Audience {
     let received = Arc::new(AtomicU64::new(0));
+    let joined = Arc::new(AtomicU64::new(0));
+    let mut clients = Vec::new();
     for i in 0..CLIENTS {
-        let mut ws = joined_client(url, 1 + i % ROOMS).await;
-        let received = received.clone();
-        tokio::spawn(async move {
-            while let Some(Ok(frame)) = ws.next().await {
-                if let Message::Text(text) = frame {
-                    if text.as_str().starts_with("42[\"update_chat\"") {
-                        received.fetch_add(1, Ordering::Relaxed);
-                    } else if text.as_str() == "2" {
-                        let _ = ws.send(Message::text("3")).await;
-                    }
-                }
-            }
-        });
+        let (received, joined) = (received.clone(), joined.clone());
+        let client = Client::builder(url)
+            .emit_on_connect("join_chat", json!({ "chat_id": 1 + i % ROOMS }))
+            .on_event(move |event: Event| match event.name.as_str() {
+                "update_chat" => drop(received.fetch_add(1, Ordering::Relaxed)),
+                "joined" => drop(joined.fetch_add(1, Ordering::Relaxed)),
+                _ => {}
+            })
+            .connect()
+            .await
+            .expect("connect");
+        clients.push(client);
     }
-    received
+    caught_up(&joined, CLIENTS).await;
+    Audience {
+        received,
+        _clients: clients,
+    }
 }
 
 /// Waits until `received` reaches `expected`.
 pub async fn caught_up(received: &AtomicU64, expected: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while received.load(Ordering::Relaxed) < expected {
-        assert!(Instant::now() < deadline, "clients never received every event");
+        assert!(Instant::now() < deadline, "clients never caught up");
         tokio::task::yield_now().await;
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! It answers the server's pings in the background, routes acknowledgements
 //! to their waiters and queues every event without bound, so nothing a test
-//! expects can be lost while it is not reading.
+//! expects can be lost while it is not reading. A load generator can instead
+//! take each event the moment it arrives, with [`ClientBuilder::on_event`].
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), socketio_test_client::ClientError> {
@@ -72,12 +73,16 @@ pub struct Event {
 
 type Acks = Arc<Mutex<HashMap<u64, oneshot::Sender<Vec<Value>>>>>;
 
+/// Where the connection's task puts each event it receives.
+type OnEvent = Arc<dyn Fn(Event) + Send + Sync>;
+
 /// A connection to one namespace of a Socket.IO server.
 pub struct Client {
     ns: String,
     sid: String,
     out: mpsc::UnboundedSender<Message>,
     events: mpsc::UnboundedReceiver<Event>,
+    _idle_queue: Option<mpsc::UnboundedSender<Event>>,
     acks: Acks,
     next_id: AtomicU64,
     connected: Arc<AtomicBool>,
@@ -85,7 +90,7 @@ pub struct Client {
 }
 
 /// Options of a connection; [`ClientBuilder::connect`] opens it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientBuilder {
     base_url: String,
     path: String,
@@ -93,9 +98,53 @@ pub struct ClientBuilder {
     auth: Option<Value>,
     timeout: Duration,
     first: Vec<(String, Vec<Value>)>,
+    on_event: Option<OnEvent>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("path", &self.path)
+            .field("namespace", &self.ns)
+            .field("auth", &self.auth)
+            .field("timeout", &self.timeout)
+            .field("emit_on_connect", &self.first)
+            .field("on_event", &self.on_event.is_some())
+            .finish()
+    }
 }
 
 impl ClientBuilder {
+    /// Hands every event to `on_event` the moment it arrives, in the
+    /// connection's own task, instead of queueing it: no second task, no
+    /// channel, so a load generator can read the clock at arrival for
+    /// thousands of connections. [`Client::next_event`] and its siblings
+    /// then see no events (they time out).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), socketio_test_client::ClientError> {
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use socketio_test_client::Client;
+    ///
+    /// let updates = Arc::new(AtomicU64::new(0));
+    /// let counter = updates.clone();
+    /// let client = Client::builder("http://127.0.0.1:3000")
+    ///     .on_event(move |event| {
+    ///         if event.name == "update_chat" {
+    ///             counter.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///     })
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_event(mut self, on_event: impl Fn(Event) + Send + Sync + 'static) -> Self {
+        self.on_event = Some(Arc::new(on_event));
+        self
+    }
+
     /// An event to emit in the same instant the server accepts the
     /// connection, before `connect` returns, as `socket.io-client` flushes
     /// the emits it buffered while connecting.
@@ -182,13 +231,18 @@ impl ClientBuilder {
         };
         let (out, outgoing) = mpsc::unbounded_channel();
         let (incoming, events) = mpsc::unbounded_channel();
+        // With a callback the queue stays empty, open while the client lives.
+        let (on_event, idle_queue): (OnEvent, _) = match self.on_event {
+            Some(on_event) => (on_event, Some(incoming)),
+            None => (Arc::new(move |event| drop(incoming.send(event))), None),
+        };
         let acks = Acks::default();
         let connected = Arc::new(AtomicBool::new(true));
         let task = tokio::spawn(run(
             ws,
             self.ns.clone(),
             outgoing,
-            incoming,
+            on_event,
             acks.clone(),
             connected.clone(),
         ));
@@ -197,6 +251,7 @@ impl ClientBuilder {
             sid,
             out,
             events,
+            _idle_queue: idle_queue,
             acks,
             next_id: AtomicU64::new(0),
             connected,
@@ -211,7 +266,7 @@ async fn run<S>(
     mut ws: S,
     ns: String,
     mut outgoing: mpsc::UnboundedReceiver<Message>,
-    incoming: mpsc::UnboundedSender<Event>,
+    on_event: OnEvent,
     acks: Acks,
     connected: Arc<AtomicBool>,
 ) where
@@ -232,7 +287,7 @@ async fn run<S>(
                     Ok(Frame::Close) => break,
                     Ok(Frame::Message(Packet::Disconnect { ns: from })) if from == ns => break,
                     Ok(Frame::Message(Packet::Event { ns: from, name, args, .. })) if from == ns => {
-                        let _ = incoming.send(Event { name, args });
+                        on_event(Event { name, args });
                     }
                     Ok(Frame::Message(Packet::Ack { ns: from, id, args })) if from == ns => {
                         let waiter = acks.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
@@ -273,6 +328,7 @@ impl Client {
             auth: None,
             timeout: Duration::from_secs(5),
             first: Vec::new(),
+            on_event: None,
         }
     }
 

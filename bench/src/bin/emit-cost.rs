@@ -1,5 +1,5 @@
 //! The broadcast paths of the `micro` benchmark, for an instruction count:
-//! one server with 100 raw websocket clients in 10 rooms, then N events
+//! one server with 100 Socket.IO test clients in 10 rooms, then N events
 //! through the derive and N through a hand-written socketioxide emit,
 //! alternating in chunks. Run under callgrind by `bench/emit-cost.sh`, which
 //! reads the inclusive cost of `derive_chunk` and `hand_chunk`: the emits
@@ -21,7 +21,7 @@ fn main() {
     };
     runtime().block_on(async {
         let (server, url) = fast_app_server().await;
-        let received = audience(&url).await;
+        let audience = audience(&url).await;
         let (broadcaster, io) = (
             server.broadcaster(),
             server.io::<LocalAdapter>().expect("in-process server"),
@@ -30,8 +30,8 @@ fn main() {
         let mut done = 0;
         while done < events {
             let size = CHUNK.min(events - done);
-            derive += timed_emits(size, &received, |seqs| derive_chunk(broadcaster, seqs)).await;
-            hand += timed_emits(size, &received, |seqs| hand_chunk(io, seqs)).await;
+            derive += timed_emits(size, &audience.received, |seqs| derive_chunk(broadcaster, seqs)).await;
+            hand += timed_emits(size, &audience.received, |seqs| hand_chunk(io, seqs)).await;
             done += size;
         }
         let per = |d: std::time::Duration| d.as_secs_f64() * 1e9 / events as f64;

@@ -1,6 +1,8 @@
 //! fast-app's server for the fan-out contract: the DSL's namespace and room
 //! on the Redis adapter. Env: PORT (required), HOST (127.0.0.1),
-//! REDIS_SOCKETIO_URL (redis://localhost:6379/14).
+//! REDIS_SOCKETIO_URL (redis://localhost:6379/14); FAST_APP_WORKERS (tokio
+//! workers, 0 = one per core) and FAST_APP_WS_READ_BUFFER (bytes, 0 = the
+//! runtime's default) for experiments.
 
 use fast_app::Server;
 use fast_app::redis::RedisConfig;
@@ -26,7 +28,12 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::var("PORT").map_err(|_| "PORT is required")?.parse()?;
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
     let config = RedisConfig::from_env();
-    let server = Server::builder().build_redis(&config).await?;
+    let mut builder = Server::builder();
+    match env_num("FAST_APP_WS_READ_BUFFER", 0)? {
+        0 => {}
+        bytes => builder = builder.ws_read_buffer_size(bytes),
+    }
+    let server = builder.build_redis(&config).await?;
     let app: axum::Router = axum::Router::new().layer(server.layer());
     let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
     eprintln!(
