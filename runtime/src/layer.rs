@@ -13,6 +13,7 @@
 use std::marker::PhantomData;
 use std::task::{Context, Poll};
 
+use axum::body::Bytes;
 use axum::extract::OriginalUri;
 use axum::http::{HeaderMap, HeaderValue, Request, Uri};
 use futures_util::future::Either;
@@ -138,13 +139,55 @@ fn compact_head<B>(req: Request<B>) -> Request<B> {
         return req;
     }
     let (mut parts, body) = req.into_parts();
-    parts.uri = copy_uri(&parts.uri);
-    // axum's router keeps its own clone of the URI, which engineioxide keeps too.
+    let original_is_uri =
+        matches!(parts.extensions.get::<OriginalUri>(), Some(OriginalUri(o)) if *o == parts.uri);
+    copy_head(&mut parts.uri, &mut parts.headers);
+    // axum's router keeps its own clone of the URI, which engineioxide keeps
+    // too: the same URI shares the copy, another one gets its own.
     if let Some(OriginalUri(original)) = parts.extensions.get_mut::<OriginalUri>() {
-        *original = copy_uri(original);
+        *original = match original_is_uri {
+            true => parts.uri.clone(),
+            false => copy_uri(original),
+        };
     }
-    parts.headers = copy_headers(&parts.headers);
     Request::from_parts(parts, body)
+}
+
+/// Moves the URI and every header value into one buffer of their own: one
+/// allocation per request, each part a slice of it. Names are copied by
+/// hyper already.
+fn copy_head(uri: &mut Uri, headers: &mut HeaderMap) {
+    let text = uri_text(uri);
+    let uri_len = text.len();
+    let size = uri_len + headers.values().map(HeaderValue::len).sum::<usize>();
+    let mut buffer = Vec::with_capacity(size);
+    buffer.extend_from_slice(text.as_bytes());
+    drop(text);
+    for value in headers.values() {
+        buffer.extend_from_slice(value.as_bytes());
+    }
+    let buffer = Bytes::from(buffer);
+    // Parsing what was a valid URI or value cannot fail; keep the original if it somehow does.
+    if let Ok(copy) = Uri::from_maybe_shared(buffer.slice(..uri_len)) {
+        *uri = copy;
+    }
+    let mut at = uri_len;
+    for value in headers.values_mut() {
+        let end = at + value.len();
+        if let Ok(mut copy) = HeaderValue::from_maybe_shared(buffer.slice(at..end)) {
+            copy.set_sensitive(value.is_sensitive());
+            *value = copy;
+        }
+        at = end;
+    }
+}
+
+/// The URI as the request line had it: origin-form without formatting.
+fn uri_text(uri: &Uri) -> std::borrow::Cow<'_, str> {
+    match (uri.scheme(), uri.authority(), uri.path_and_query()) {
+        (None, None, Some(path)) => path.as_str().into(),
+        _ => uri.to_string().into(),
+    }
 }
 
 fn copy_uri(uri: &Uri) -> Uri {
@@ -152,21 +195,9 @@ fn copy_uri(uri: &Uri) -> Uri {
     Uri::try_from(uri.to_string()).unwrap_or_else(|_| uri.clone())
 }
 
-fn copy_headers(headers: &HeaderMap) -> HeaderMap {
-    let mut copy = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        // `from_bytes` copies; the bytes were a valid value already.
-        let mut owned = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
-        owned.set_sensitive(value.is_sensitive());
-        copy.append(name.clone(), owned);
-    }
-    copy
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::body::Bytes;
 
     /// A head parsed the way hyper parses one: every part a slice of one buffer.
     fn head_in_buffer(buffer: &Bytes) -> Request<()> {
