@@ -251,8 +251,9 @@ pub enum ServerError {
     /// The registered namespaces cannot be served together.
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    /// Redis could not be reached or refused the connection.
-    #[error("redis at {url}: {source}")]
+    /// Redis could not be reached or refused the connection: the message
+    /// says why (`redis at redis://127.0.0.1:6379: Connection refused`).
+    #[error("redis at {url}: {}", source.cause())]
     Redis {
         /// The URL, without its password.
         url: String,
@@ -280,7 +281,21 @@ pub enum RedisDriverError {
     /// Redis did not answer in time (it may be down).
     #[error("redis did not answer within {0:?}")]
     Timeout(Duration),
+    /// Redis accepted the connection and closed it with this message
+    /// (`ERR max number of clients reached`).
+    #[error("redis closed the connection: {0}")]
+    Refused(String),
     /// A cluster was configured, but this build has no cluster support.
     #[error("a Redis Cluster needs the `redis-cluster` feature of fast-app")]
     ClusterDisabled,
+}
+
+impl RedisDriverError {
+    /// The cause in words, for a message that already names Redis.
+    fn cause(&self) -> String {
+        match self {
+            Self::Redis(e) => e.to_string(),
+            other => other.to_string(),
+        }
+    }
 }

@@ -105,6 +105,25 @@ async fn connect_single(
     push: Option<impl redis::aio::AsyncPushSender>,
 ) -> Result<ConnectionManager, RedisDriverError> {
     let client = redis::Client::open(config.url())?;
+    // The manager below retries for ever, inside our timeout: what stopped
+    // it (a refused connection, an unknown host, a wrong password, a full
+    // Redis) would read as a timeout. One plain connection first says why.
+    let probe = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(config.timeout()))
+        .set_response_timeout(Some(config.timeout()));
+    let probed = within(
+        config.timeout(),
+        client.get_multiplexed_async_connection_with_config(&probe),
+    )
+    .await;
+    if let Err(e) = probed {
+        return Err(match &e {
+            RedisDriverError::Redis(io) if io.is_io_error() => {
+                greeting(&client, config.timeout()).await.unwrap_or(e)
+            }
+            _ => e,
+        });
+    }
     let mut manager = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(config.timeout()))
         // Every request of ours runs under `within`, so one timer bounds it.
@@ -122,6 +141,29 @@ async fn connect_single(
         ConnectionManager::new_with_config(client, manager),
     )
     .await
+}
+
+/// What Redis says, unasked, to a connection it will not serve: a full Redis
+/// (`maxclients`) writes `-ERR max number of clients reached` and hangs up
+/// before reading, which a client busy writing its handshake sees as a bare
+/// reset. Plain TCP only; `None` when Redis says nothing.
+async fn greeting(client: &redis::Client, timeout: Duration) -> Option<RedisDriverError> {
+    use tokio::io::AsyncReadExt;
+    let redis::ConnectionAddr::Tcp(host, port) = client.get_connection_info().addr() else {
+        return None;
+    };
+    let said = tokio::time::timeout(timeout, async {
+        let mut stream = tokio::net::TcpStream::connect((host.as_str(), *port))
+            .await
+            .ok()?;
+        let mut reply = [0u8; 256];
+        let n = stream.read(&mut reply).await.ok()?;
+        Some(String::from_utf8_lossy(&reply[..n]).into_owned())
+    })
+    .await
+    .ok()??;
+    let message = said.strip_prefix('-')?.lines().next()?.trim();
+    Some(RedisDriverError::Refused(message.to_owned()))
 }
 
 #[cfg(feature = "cluster")]
