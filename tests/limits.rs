@@ -3,16 +3,18 @@
 
 mod common;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use common::*;
 use fast_app::prelude::*;
 use fast_app::socketioxide::socket::DisconnectReason;
 use fast_app::{DEFAULT_MAX_PAYLOAD, Server};
+use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use socketio_test_client::Client;
+use tokio_tungstenite::tungstenite::Message;
 
 // ---- the application under test -------------------------------------------------
 
@@ -130,5 +132,129 @@ async fn max_payload_sets_the_websocket_limit() {
     assert_eq!(
         expect(&mut bystander, "said").await,
         json!({ "chat_id": 1, "text": "small" })
+    );
+}
+
+// ---- logs a flooding client cannot fill -----------------------------------------
+
+/// Every line the runtime logs (DEBUG and up), shared by the tests of this binary.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    /// Captures the process's logs from the first call on.
+    fn capture() -> Self {
+        static LOGS: OnceLock<Logs> = OnceLock::new();
+        LOGS.get_or_init(|| {
+            let logs = Logs::default();
+            let writer = logs.clone();
+            tracing_subscriber::fmt()
+                .with_env_filter("fast_app_runtime=debug")
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .init();
+            logs
+        })
+        .clone()
+    }
+
+    fn lines(&self) -> Vec<String> {
+        let text = String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned();
+        text.lines().map(str::to_owned).collect()
+    }
+
+    fn count(&self, level: &str, text: &str) -> usize {
+        self.lines()
+            .iter()
+            .filter(|l| l.contains(level) && l.contains(text))
+            .count()
+    }
+}
+
+/// A websocket client of `/` that never reads again once connected: the
+/// server's writes to it back up until its queue is full. Returns it with
+/// its session id.
+async fn paused_client(url: &str) -> (tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>, String) {
+    let addr = url.trim_start_matches("http://");
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    // A small receive window, so the backlog builds up in few replies.
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(addr.parse().unwrap()).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(
+        format!("ws://{addr}/socket.io/?EIO=4&transport=websocket"),
+        stream,
+    )
+    .await
+    .expect("websocket handshake");
+    let sid = loop {
+        let Some(Ok(Message::Text(text))) = ws.next().await else {
+            panic!("closed before connecting")
+        };
+        if text.starts_with('0') {
+            ws.send(Message::text("40")).await.unwrap();
+        } else if let Some(connect) = text.strip_prefix("40") {
+            let connect: serde_json::Value = serde_json::from_str(connect).unwrap();
+            break connect["sid"].as_str().unwrap().to_owned();
+        }
+    };
+    (ws, sid)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_client_flooding_joins_writes_a_bounded_number_of_warnings() {
+    let logs = Logs::capture();
+    let server = TestServer::start_with(Server::builder().max_buffer_size(8)).await;
+    let mut bystander = member(&server, "flood-bystander").await;
+    let (mut paused, sid) = paused_client(&server.url).await;
+
+    // Each reply carries the 16 kB room name: a few hundred fill the
+    // connection, the rest cannot be sent.
+    let topic = "t".repeat(16 * 1024);
+    let frame = format!(r#"42["join_topic",{{"topic":"{topic}"}}]"#);
+    const JOINS: usize = 3_000;
+    for _ in 0..JOINS {
+        paused.send(Message::text(frame.clone())).await.unwrap();
+    }
+    // Wait (a bounded while) until most replies have failed: every failure is
+    // logged, at WARN or at DEBUG.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while logs.count("fast-app: reply to `join_topic` not sent", "") < JOINS / 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} replies failed",
+            logs.count("fast-app: reply to `join_topic` not sent", "")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let warnings = logs.count(" WARN ", "not sent");
+    assert!(
+        (1..=3).contains(&warnings),
+        "{warnings} warnings for {JOINS} joins of one paused client"
+    );
+    // The session id is a credential on polling: in no line.
+    let with_sid: Vec<_> = logs.lines().into_iter().filter(|l| l.contains(&sid)).collect();
+    assert!(with_sid.is_empty(), "{with_sid:?}");
+
+    // Everyone else is served.
+    join(&mut bystander, "topic", json!({ "topic": "news" }), "topic|news").await;
+    let said = Said {
+        chat_id: 1,
+        text: "served".into(),
+    };
+    assert!(server.server.broadcaster().broadcast(&said).await.unwrap());
+    assert_eq!(
+        expect(&mut bystander, "said").await,
+        json!({ "chat_id": 1, "text": "served" })
     );
 }

@@ -13,7 +13,7 @@ use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use tokio::sync::mpsc;
 
 use super::RedisConfig;
-use crate::error::RedisDriverError;
+use crate::error::{RedisDriverError, Throttle};
 
 type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
 
@@ -203,7 +203,14 @@ fn route(push: PushInfo, handlers: &Handlers, dropped: &AtomicU64) {
     let mut data = push.data.into_iter();
     let (Some(Value::BulkString(channel)), Some(Value::BulkString(message))) = (data.next(), data.next())
     else {
-        tracing::warn!("fast-app: unexpected pub/sub message shape from redis");
+        static SHAPE: Throttle = Throttle::new();
+        match SHAPE.admit() {
+            Some(more) => tracing::warn!(
+                "fast-app: unexpected pub/sub message shape from redis{}",
+                Throttle::more(more)
+            ),
+            None => tracing::debug!("fast-app: unexpected pub/sub message shape from redis"),
+        }
         return;
     };
     let channel = String::from_utf8_lossy(&channel).into_owned();
@@ -212,11 +219,16 @@ fn route(push: PushInfo, handlers: &Handlers, dropped: &AtomicU64) {
         return;
     };
     if let Err(e) = tx.try_send((channel, message)) {
+        static DROPPED: Throttle = Throttle::new();
         let total = dropped.fetch_add(1, Ordering::Relaxed) + 1;
-        tracing::warn!(
-            total,
-            "fast-app: redis message dropped, the adapter's stream buffer is full: {e}"
-        );
+        match DROPPED.admit() {
+            Some(more) => tracing::warn!(
+                total,
+                "fast-app: redis message dropped, the adapter's stream buffer is full: {e}{}",
+                Throttle::more(more)
+            ),
+            None => tracing::debug!(total, "fast-app: redis message dropped: {e}"),
+        }
     }
 }
 
