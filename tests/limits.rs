@@ -135,6 +135,63 @@ async fn max_payload_sets_the_websocket_limit() {
     );
 }
 
+/// Sends `text` as one websocket message in `parts` fragments.
+async fn send_fragmented(
+    ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    text: &str,
+    parts: usize,
+) {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let size = text.len().div_ceil(parts);
+    let chunks: Vec<&[u8]> = text.as_bytes().chunks(size).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let opcode = OpCode::Data(if i == 0 { Data::Text } else { Data::Continue });
+        let frame = Frame::message(chunk.to_vec(), opcode, i + 1 == chunks.len());
+        ws.send(Message::Frame(frame)).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_limit_in_small_fragments_closes_the_connection_too() {
+    let server = TestServer::start().await;
+    let mut bystander = member(&server, "fragments-bystander").await;
+    let (mut ws, _) = paused_client(&server.url).await;
+    let limit = usize::try_from(DEFAULT_MAX_PAYLOAD).unwrap();
+
+    // At the limit, in four frames: served.
+    send_fragmented(&mut ws, &join_chat_frame(limit), 4).await;
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("a reply") {
+            Some(Ok(Message::Text(text))) if text.starts_with(r#"42["joined""#) => break,
+            Some(Ok(_)) => continue,
+            other => panic!("closed at the limit: {other:?}"),
+        }
+    }
+
+    // One byte more, in frames each far under the limit: closed.
+    send_fragmented(&mut ws, &join_chat_frame(limit + 1), 4).await;
+    loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("the connection closed")
+        {
+            Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+            Some(Ok(_)) => continue,
+        }
+    }
+
+    let said = Said {
+        chat_id: 1,
+        text: "after fragments".into(),
+    };
+    assert!(server.server.broadcaster().broadcast(&said).await.unwrap());
+    assert_eq!(
+        expect(&mut bystander, "said").await,
+        json!({ "chat_id": 1, "text": "after fragments" })
+    );
+}
+
 // ---- logs a flooding client cannot fill -----------------------------------------
 
 /// Every line the runtime logs (DEBUG and up), shared by the tests of this binary.
@@ -221,7 +278,7 @@ async fn a_paused_client_flooding_joins_writes_a_bounded_number_of_warnings() {
     // connection, the rest cannot be sent.
     let topic = "t".repeat(16 * 1024);
     let frame = format!(r#"42["join_topic",{{"topic":"{topic}"}}]"#);
-    const JOINS: usize = 3_000;
+    const JOINS: usize = 1_500;
     for _ in 0..JOINS {
         paused.send(Message::text(frame.clone())).await.unwrap();
     }
