@@ -286,3 +286,11 @@ async fn the_emitter_reports_the_cause_too() {
     let message = result.expect_err("no emitter without Redis").to_string();
     assert!(message.contains("refused"), "{message}");
 }
+
+#[tokio::test]
+async fn a_url_without_a_scheme_is_refused_without_showing_its_password() {
+    let config = RedisConfig::new("user:secret@127.0.0.1:1").with_timeout(Duration::from_secs(1));
+    let message = startup_error(&config).await;
+    assert!(!message.contains("secret"), "{message}");
+    assert!(message.contains("user:***@127.0.0.1:1"), "{message}");
+}

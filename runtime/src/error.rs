@@ -303,7 +303,7 @@ pub enum RedisDriverError {
 
 impl RedisDriverError {
     /// The cause in words, for a message that already names Redis.
-    fn cause(&self) -> String {
+    pub(crate) fn cause(&self) -> String {
         match self {
             Self::Redis(e) => e.to_string(),
             other => other.to_string(),

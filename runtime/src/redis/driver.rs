@@ -60,7 +60,16 @@ impl RedisDriver {
         loop {
             match Self::open_once(config, publish_only).await {
                 Err(e) if tokio::time::Instant::now() < deadline => {
-                    tracing::warn!(url = %config.display_url(), "fast-app: redis unreachable, retrying: {e}");
+                    static RETRYING: Throttle = Throttle::new();
+                    match RETRYING.admit() {
+                        Some(more) => tracing::warn!(
+                            url = %config.display_url(),
+                            "fast-app: redis unreachable, retrying: {}{}",
+                            e.cause(),
+                            Throttle::more(more)
+                        ),
+                        None => tracing::debug!("fast-app: redis unreachable, retrying: {e}"),
+                    }
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
                 result => return result,
