@@ -218,3 +218,79 @@ async fn with_a_startup_wait_a_server_waits_for_redis_to_come_up() {
     node.server.broadcaster().broadcast(&said("late")).await.unwrap();
     receives(&mut member, "late").await;
 }
+
+/// What building a server on `config` fails with, in Display form (what a
+/// `main` that prints its error shows), within a bound.
+async fn startup_error(config: &RedisConfig) -> String {
+    let result = tokio::time::timeout(Duration::from_secs(15), Server::builder().build_redis(config))
+        .await
+        .expect("the builder returned instead of hanging");
+    match result {
+        Err(e @ ServerError::Redis { .. }) => e.to_string(),
+        Err(other) => panic!("expected a redis error, got {other}"),
+        Ok(_) => panic!("built a server without Redis"),
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connection_says_so() {
+    let mut redis = RedisServer::start();
+    redis.stop();
+    let message = startup_error(&config(&redis, "refused")).await;
+    assert!(message.contains("refused"), "{message}");
+    assert!(message.contains(&redis.port.to_string()), "{message}");
+}
+
+#[tokio::test]
+async fn an_unresolvable_host_says_the_lookup_failed() {
+    let config = RedisConfig::new("redis://no-such-host.invalid:6379").with_timeout(Duration::from_secs(1));
+    let message = startup_error(&config).await;
+    let lower = message.to_lowercase();
+    assert!(
+        lower.contains("no-such-host.invalid") && (lower.contains("resolve") || lower.contains("lookup")),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_says_so_and_is_not_shown() {
+    let redis = RedisServer::start_with(&["--requirepass", "right-password"]);
+    let url = format!("redis://:wrong-password@127.0.0.1:{}/14", redis.port);
+    let message = startup_error(&RedisConfig::new(url).with_timeout(Duration::from_secs(1))).await;
+    let lower = message.to_lowercase();
+    assert!(
+        lower.contains("wrongpass") || lower.contains("invalid password"),
+        "{message}"
+    );
+    assert!(!message.contains("wrong-password"), "{message}");
+}
+
+#[tokio::test]
+async fn a_full_redis_says_max_clients() {
+    let redis = RedisServer::start_with(&["--maxclients", "1"]);
+    let _held = redis.hold_connection();
+    let message = startup_error(&config(&redis, "full")).await;
+    assert!(message.contains("max number of clients"), "{message}");
+}
+
+#[tokio::test]
+async fn the_emitter_reports_the_cause_too() {
+    let mut redis = RedisServer::start();
+    redis.stop();
+    let result = tokio::time::timeout(
+        Duration::from_secs(15),
+        Broadcaster::redis_emitter(&config(&redis, "refused-emitter")),
+    )
+    .await
+    .expect("the emitter returned instead of hanging");
+    let message = result.expect_err("no emitter without Redis").to_string();
+    assert!(message.contains("refused"), "{message}");
+}
+
+#[tokio::test]
+async fn a_url_without_a_scheme_is_refused_without_showing_its_password() {
+    let config = RedisConfig::new("user:secret@127.0.0.1:1").with_timeout(Duration::from_secs(1));
+    let message = startup_error(&config).await;
+    assert!(!message.contains("secret"), "{message}");
+    assert!(message.contains("user:***@127.0.0.1:1"), "{message}");
+}

@@ -1,7 +1,9 @@
 //! Every error type of the runtime.
 
 use std::borrow::Cow;
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// A room identifier that cannot become a room name.
 ///
@@ -175,11 +177,20 @@ impl BroadcastError {
             // socketioxide's adapter error is not `Sync`: its message is kept.
             other => DeliveryError::Adapter(other.to_string()),
         };
-        tracing::warn!(
-            namespace,
-            event,
-            "fast-app: broadcast not fully delivered: {source}"
-        );
+        static NOT_DELIVERED: Throttle = Throttle::new();
+        match NOT_DELIVERED.admit() {
+            Some(more) => tracing::warn!(
+                namespace,
+                event,
+                "fast-app: broadcast not fully delivered: {source}{}",
+                Throttle::more(more)
+            ),
+            None => tracing::debug!(
+                namespace,
+                event,
+                "fast-app: broadcast not fully delivered: {source}"
+            ),
+        }
         Self::Transport {
             event: event.to_owned(),
             namespace: namespace.to_owned(),
@@ -251,8 +262,9 @@ pub enum ServerError {
     /// The registered namespaces cannot be served together.
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    /// Redis could not be reached or refused the connection.
-    #[error("redis at {url}: {source}")]
+    /// Redis could not be reached or refused the connection: the message
+    /// says why (`redis at redis://127.0.0.1:6379: Connection refused`).
+    #[error("redis at {url}: {}", source.cause())]
     Redis {
         /// The URL, without its password.
         url: String,
@@ -280,7 +292,123 @@ pub enum RedisDriverError {
     /// Redis did not answer in time (it may be down).
     #[error("redis did not answer within {0:?}")]
     Timeout(Duration),
+    /// Redis accepted the connection and closed it with this message
+    /// (`ERR max number of clients reached`).
+    #[error("redis closed the connection: {0}")]
+    Refused(String),
     /// A cluster was configured, but this build has no cluster support.
     #[error("a Redis Cluster needs the `redis-cluster` feature of fast-app")]
     ClusterDisabled,
+}
+
+impl RedisDriverError {
+    /// The cause in words, for a message that already names Redis.
+    pub(crate) fn cause(&self) -> String {
+        match self {
+            Self::Redis(e) => e.to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// A warning that clients or traffic can repeat, written at most once a
+/// second: the lines in between go to DEBUG, counted, and the next warning
+/// says how many there were. One per call site, in a `static`.
+pub(crate) struct Throttle {
+    /// Milliseconds since [`epoch`] before which a line is not written.
+    next: AtomicU64,
+    /// Lines not written at WARN since the last one.
+    suppressed: AtomicU64,
+}
+
+impl Throttle {
+    const EVERY: Duration = Duration::from_secs(1);
+
+    pub(crate) const fn new() -> Self {
+        Self {
+            next: AtomicU64::new(0),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(n)`: write the warning now, `n` having been held back since
+    /// the last one; `None`: write it at DEBUG instead (it is counted).
+    pub(crate) fn admit(&self) -> Option<u64> {
+        let now = epoch().elapsed().as_millis() as u64;
+        let next = self.next.load(Ordering::Relaxed);
+        let due = now >= next;
+        let claimed = due
+            && self
+                .next
+                .compare_exchange(
+                    next,
+                    now + Self::EVERY.as_millis() as u64,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok();
+        if claimed {
+            Some(self.suppressed.swap(0, Ordering::Relaxed))
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+
+    /// `" (and N more since the last warning)"`, or nothing.
+    pub(crate) fn more(n: u64) -> String {
+        match n {
+            0 => String::new(),
+            n => format!(" (and {n} more since the last warning, at DEBUG)"),
+        }
+    }
+}
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttle_writes_the_first_warning_and_counts_the_next() {
+        let throttle = Throttle::new();
+        assert_eq!(throttle.admit(), Some(0));
+        assert_eq!(throttle.admit(), None);
+        assert_eq!(throttle.admit(), None);
+        assert_eq!(throttle.suppressed.load(Ordering::Relaxed), 2);
+        // Once due, the next warning says how many were held back.
+        throttle.next.store(0, Ordering::Relaxed);
+        assert_eq!(throttle.admit(), Some(2));
+        assert_eq!(
+            Throttle::more(2),
+            " (and 2 more since the last warning, at DEBUG)"
+        );
+        assert_eq!(Throttle::more(0), "");
+    }
+
+    #[test]
+    fn redis_errors_read_with_their_cause() {
+        let refused =
+            RedisDriverError::Redis(std::io::Error::from(std::io::ErrorKind::ConnectionRefused).into());
+        let error = ServerError::Redis {
+            url: "redis://127.0.0.1:1".into(),
+            source: refused,
+        };
+        assert_eq!(
+            error.to_string(),
+            "redis at redis://127.0.0.1:1: connection refused"
+        );
+        let full = ServerError::Redis {
+            url: "redis://h".into(),
+            source: RedisDriverError::Refused("ERR max number of clients reached".into()),
+        };
+        assert_eq!(
+            full.to_string(),
+            "redis at redis://h: redis closed the connection: ERR max number of clients reached"
+        );
+    }
 }

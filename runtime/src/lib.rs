@@ -32,7 +32,9 @@ pub use event::BroadcastEvent;
 pub use layer::ServerLayer;
 pub use namespace::{Namespace, ServedRoom};
 pub use room::{Room, RoomName, SEPARATOR};
-pub use server::{DEFAULT_MAX_BUFFER_SIZE, DEFAULT_WS_READ_BUFFER_SIZE, Server, ServerBuilder};
+pub use server::{
+    DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_PAYLOAD, DEFAULT_WS_READ_BUFFER_SIZE, Server, ServerBuilder,
+};
 pub use session::Session;
 pub use targets::{DEFAULT_NAMESPACE, IntoTargets, Target, Targets};
 

@@ -15,6 +15,7 @@
 //! its handler already there.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -25,7 +26,7 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::DisconnectReason;
 
 use crate::adapter::{HandlerTable, ServerAdapter};
-use crate::error::{ConnectError, Refusal, ServerError};
+use crate::error::{ConnectError, Refusal, ServerError, Throttle};
 use crate::namespace::Namespace;
 use crate::registry::{BoxFuture, Membership, NamespaceDef, RoomEntry};
 use crate::room::Room;
@@ -95,6 +96,7 @@ async fn connect<A: ServerAdapter>(
     let session = Session::for_socket(socket.id, socket.ns());
     (def.connect)(&session, &auth).await?;
     socket.extensions.insert(session.clone());
+    socket.extensions.insert(NotSent::default());
     for room in rooms.iter() {
         on_request(&socket, room.join, "joined", room.entry.join);
         on_request(&socket, room.leave, "left", room.entry.leave);
@@ -222,9 +224,38 @@ fn reply<A: Adapter>(
         Err(Refusal::Forbidden(room)) => ("error", json!({ "type": "forbidden", "room": room })),
     };
     if let Err(e) = socket.emit(event, &body) {
-        tracing::warn!(event, "fast-app: reply to `{request}` not sent: {e}");
+        not_sent(socket, "reply to", request, &e);
     }
     if let Err(e) = ack.send(&body) {
-        tracing::warn!(event, "fast-app: acknowledgement of `{request}` not sent: {e}");
+        not_sent(socket, "acknowledgement of", request, &e);
+    }
+}
+
+/// Replies and acknowledgements a connection could not take (its queue was
+/// full: it stopped reading, or was closing).
+#[derive(Clone, Default)]
+struct NotSent(Arc<AtomicU64>);
+
+/// Logs a reply the client could not take, where a client that floods the
+/// server with requests while it stops reading cannot fill the logs: WARN
+/// for a connection's first failure only (and at most once a second over
+/// every connection), DEBUG for the rest, with the connection's count. Never
+/// the socket id: it is the Engine.IO session id, a credential on polling.
+fn not_sent<A: Adapter>(socket: &SocketRef<A>, what: &str, request: &str, e: &socketioxide::SendError) {
+    static FIRST: Throttle = Throttle::new();
+    let count = socket
+        .extensions
+        .get::<NotSent>()
+        .map_or(1, |n| n.0.fetch_add(1, Ordering::Relaxed) + 1);
+    let admitted = match count {
+        1 => FIRST.admit(),
+        _ => None,
+    };
+    match admitted {
+        Some(more) => tracing::warn!(
+            "fast-app: {what} `{request}` not sent: {e}; this connection's next failures are logged at DEBUG{}",
+            Throttle::more(more)
+        ),
+        None => tracing::debug!(count, "fast-app: {what} `{request}` not sent: {e}"),
     }
 }

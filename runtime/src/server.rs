@@ -28,6 +28,18 @@ pub const DEFAULT_MAX_BUFFER_SIZE: usize = 4096;
 /// 10 000 connections the smaller buffer holds 30 MB less.
 pub const DEFAULT_WS_READ_BUFFER_SIZE: usize = 1024;
 
+/// Default largest message a client may send, in bytes, on either transport.
+///
+/// What fast-app's clients send (joins, leaves, acknowledgements) is a few
+/// dozen bytes; a custom handler that takes uploads raises it with
+/// [`ServerBuilder::max_payload`]. It is socketioxide's own polling limit
+/// (100 kB), which its handshake already advertises to clients, now applied
+/// to websocket messages too (socketioxide's websocket defaults are 64 MiB a
+/// message, 16 MiB a frame): it bounds what one connection can make the
+/// server hold to a tenth of socket.io's `maxHttpBufferSize` (1 MB), which is
+/// sized for applications that upload through their events.
+pub const DEFAULT_MAX_PAYLOAD: u64 = 100_000;
+
 /// Configures and builds a [`Server`].
 #[derive(Debug, Clone)]
 pub struct ServerBuilder {
@@ -35,7 +47,7 @@ pub struct ServerBuilder {
     ws_read_buffer_size: usize,
     ping_interval: Option<Duration>,
     ping_timeout: Option<Duration>,
-    max_payload: Option<u64>,
+    max_payload: u64,
     install: bool,
 }
 
@@ -46,7 +58,7 @@ impl Default for ServerBuilder {
             ws_read_buffer_size: DEFAULT_WS_READ_BUFFER_SIZE,
             ping_interval: None,
             ping_timeout: None,
-            max_payload: None,
+            max_payload: DEFAULT_MAX_PAYLOAD,
             install: true,
         }
     }
@@ -78,9 +90,17 @@ impl ServerBuilder {
         self
     }
 
-    /// Largest packet a client may send, in bytes (socketioxide's default: 100 kB).
+    /// Largest message a client may send, in bytes, on either transport
+    /// (default [`DEFAULT_MAX_PAYLOAD`]): a polling request's body, and a
+    /// websocket message, however many frames it comes in. A websocket
+    /// client that sends more is disconnected (its namespace's `disconnect`
+    /// sees [`DisconnectReason::TransportError`]); the other connections are
+    /// not affected. Clients learn the limit in the Engine.IO handshake
+    /// (`maxPayload`).
+    ///
+    /// [`DisconnectReason::TransportError`]: socketioxide::socket::DisconnectReason::TransportError
     pub fn max_payload(mut self, bytes: u64) -> Self {
-        self.max_payload = Some(bytes);
+        self.max_payload = bytes;
         self
     }
 
@@ -101,10 +121,13 @@ impl ServerBuilder {
         if let Some(timeout) = self.ping_timeout {
             builder = builder.ping_timeout(timeout);
         }
-        if let Some(bytes) = self.max_payload {
-            builder = builder.max_payload(bytes);
-        }
+        // One limit for both transports; a frame cannot be larger than the
+        // message it is part of.
+        let ws_max = usize::try_from(self.max_payload).unwrap_or(usize::MAX);
         builder
+            .max_payload(self.max_payload)
+            .ws_max_message_size(ws_max)
+            .ws_max_frame_size(ws_max)
     }
 
     /// Builds a single-process server on the in-process adapter, serving

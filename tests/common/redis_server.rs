@@ -1,22 +1,36 @@
 //! A private `redis-server` for one test: its own port, ended by its PID.
 
+#![allow(dead_code)]
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct RedisServer {
     pub port: u16,
+    args: Vec<String>,
     child: Option<Child>,
 }
 
 impl RedisServer {
     /// Starts `redis-server` on a free loopback port.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts `redis-server` on a free loopback port with extra options
+    /// (`["--requirepass", "secret"]`, `["--maxclients", "1"]`).
+    pub fn start_with(args: &[&str]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let mut server = Self { port, child: None };
+        let args = args.iter().map(|a| (*a).to_owned()).collect();
+        let mut server = Self {
+            port,
+            args,
+            child: None,
+        };
         server.restart();
         server
     }
@@ -32,6 +46,7 @@ impl RedisServer {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -67,9 +82,32 @@ impl RedisServer {
         };
         let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
         let mut reply = [0u8; 7];
+        // With `--requirepass`, an unauthenticated PING is refused: it answered.
         stream.write_all(b"PING\r\n").is_ok()
             && stream.read_exact(&mut reply).is_ok()
-            && &reply == b"+PONG\r\n"
+            && (&reply == b"+PONG\r\n" || &reply == b"-NOAUTH")
+    }
+
+    /// A connection Redis has accepted (it answered), held until dropped:
+    /// with `--maxclients 1`, nobody else gets in.
+    pub fn hold_connection(&self) -> std::net::TcpStream {
+        use std::io::{Read, Write};
+        // Redis may not have seen the readiness check's connection close yet.
+        for _ in 0..250 {
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connects");
+            let mut reply = [0u8; 7];
+            if stream.write_all(b"PING\r\n").is_ok()
+                && stream.read_exact(&mut reply).is_ok()
+                && &reply == b"+PONG\r\n"
+            {
+                return stream;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "redis-server on port {} accepted no connection to hold",
+            self.port
+        );
     }
 
     /// `PUBSUB NUMSUB channel`, through redis-cli.

@@ -153,15 +153,44 @@ impl RedisConfig {
     }
 }
 
-/// `url` with its password replaced by `***`.
+/// `url` with every password replaced by `***`: the one in the user info
+/// (`redis://user:pw@host`, `rediss://:pw@host`, and `user:pw@host` without
+/// a scheme, which is read as `redis://` would read it) and the one in the
+/// query (`redis+unix:///run/redis.sock?pass=pw`, or `password=`).
 fn redact(url: &str) -> String {
-    match (url.split_once("://"), url.rfind('@')) {
-        (Some((scheme, rest)), Some(at)) if at > scheme.len() => {
-            let host = &url[at + 1..];
-            let user = rest[..at - scheme.len() - 3].split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{host}")
-        }
-        _ => url.to_owned(),
+    const HIDDEN: &str = "***";
+    let schemeless = !url.contains("://");
+    let parsed = match schemeless {
+        true => url::Url::parse(&format!("redis://{url}")),
+        false => url::Url::parse(url),
+    };
+    let Ok(mut parsed) = parsed else {
+        // Not a URL: keep what cannot hold a secret (the host, after the
+        // last `@`, and no query).
+        let rest = url.rsplit_once('@').map_or(url, |(_, host)| host);
+        let rest = rest.split_once('?').map_or(rest, |(host, _)| host);
+        let hidden = if url.contains('@') { "***@" } else { "" };
+        return format!("{hidden}{rest}");
+    };
+    if parsed.password().is_some() {
+        // Only a URL that cannot have a password refuses one.
+        let _ = parsed.set_password(Some(HIDDEN));
+    }
+    let secret = |key: &str| matches!(key, "pass" | "password");
+    if parsed.query_pairs().any(|(key, _)| secret(&key)) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if secret(&key) { HIDDEN.into() } else { value };
+                (key.into_owned(), value.into_owned())
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    let shown = parsed.to_string();
+    match schemeless {
+        true => shown.trim_start_matches("redis://").to_owned(),
+        false => shown,
     }
 }
 
@@ -189,6 +218,53 @@ mod tests {
             "redis://h:1/14?db=2&protocol=resp3"
         );
         assert_eq!(with_resp3("redis://h:1?protocol=3"), "redis://h:1?protocol=3");
+    }
+
+    #[track_caller]
+    fn hides(url: &str, shown: &str) {
+        let redacted = redact(url);
+        assert_eq!(redacted, shown, "{url}");
+        for secret in ["s3cret", "pw%2F"] {
+            assert!(!redacted.contains(secret), "{url} shown as {redacted}");
+        }
+    }
+
+    #[test]
+    fn every_form_of_password_is_hidden() {
+        hides("redis://app:s3cret@cache:6379/1", "redis://app:***@cache:6379/1");
+        hides("redis://:s3cret@cache:6379", "redis://:***@cache:6379");
+        hides(
+            "rediss://app:s3cret@cache:6380/0",
+            "rediss://app:***@cache:6380/0",
+        );
+        hides("valkeys://:s3cret@cache", "valkeys://:***@cache");
+        hides("app:s3cret@127.0.0.1:1", "app:***@127.0.0.1:1");
+        hides(":s3cret@127.0.0.1:1/2", ":***@127.0.0.1:1/2");
+        hides("redis://app:pw%2F@cache", "redis://app:***@cache");
+        // An `@` in the password: the host is after the last one.
+        hides("redis://app:s3c@ret@cache:1", "redis://app:***@cache:1");
+        hides(
+            "redis+unix:///run/redis.sock?db=2&user=app&pass=s3cret",
+            "redis+unix:///run/redis.sock?db=2&user=app&pass=***",
+        );
+        hides(
+            "unix:///run/redis.sock?password=s3cret",
+            "unix:///run/redis.sock?password=***",
+        );
+        // What does not parse keeps only its host.
+        hides("redis://app:s3cret@[bad", "***@[bad");
+        // Nothing to hide: unchanged.
+        hides("redis://cache:6379/14", "redis://cache:6379/14");
+        hides("cache:6379", "cache:6379");
+    }
+
+    #[test]
+    fn cluster_nodes_are_each_hidden() {
+        let config = RedisConfig::cluster(["redis://:s3cret@a:7000", "b:7001", "app:s3cret@c:7002"]);
+        assert_eq!(
+            config.display_url(),
+            "redis://:***@a:7000?protocol=resp3,b:7001?protocol=resp3,app:***@c:7002?protocol=resp3"
+        );
     }
 
     #[test]

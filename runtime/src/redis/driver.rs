@@ -13,7 +13,7 @@ use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use tokio::sync::mpsc;
 
 use super::RedisConfig;
-use crate::error::RedisDriverError;
+use crate::error::{RedisDriverError, Throttle};
 
 type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
 
@@ -60,7 +60,16 @@ impl RedisDriver {
         loop {
             match Self::open_once(config, publish_only).await {
                 Err(e) if tokio::time::Instant::now() < deadline => {
-                    tracing::warn!(url = %config.display_url(), "fast-app: redis unreachable, retrying: {e}");
+                    static RETRYING: Throttle = Throttle::new();
+                    match RETRYING.admit() {
+                        Some(more) => tracing::warn!(
+                            url = %config.display_url(),
+                            "fast-app: redis unreachable, retrying: {}{}",
+                            e.cause(),
+                            Throttle::more(more)
+                        ),
+                        None => tracing::debug!("fast-app: redis unreachable, retrying: {e}"),
+                    }
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
                 result => return result,
@@ -105,6 +114,25 @@ async fn connect_single(
     push: Option<impl redis::aio::AsyncPushSender>,
 ) -> Result<ConnectionManager, RedisDriverError> {
     let client = redis::Client::open(config.url())?;
+    // The manager below retries for ever, inside our timeout: what stopped
+    // it (a refused connection, an unknown host, a wrong password, a full
+    // Redis) would read as a timeout. One plain connection first says why.
+    let probe = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(config.timeout()))
+        .set_response_timeout(Some(config.timeout()));
+    let probed = within(
+        config.timeout(),
+        client.get_multiplexed_async_connection_with_config(&probe),
+    )
+    .await;
+    if let Err(e) = probed {
+        return Err(match &e {
+            RedisDriverError::Redis(io) if io.is_io_error() => {
+                greeting(&client, config.timeout()).await.unwrap_or(e)
+            }
+            _ => e,
+        });
+    }
     let mut manager = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(config.timeout()))
         // Every request of ours runs under `within`, so one timer bounds it.
@@ -122,6 +150,29 @@ async fn connect_single(
         ConnectionManager::new_with_config(client, manager),
     )
     .await
+}
+
+/// What Redis says, unasked, to a connection it will not serve: a full Redis
+/// (`maxclients`) writes `-ERR max number of clients reached` and hangs up
+/// before reading, which a client busy writing its handshake sees as a bare
+/// reset. Plain TCP only; `None` when Redis says nothing.
+async fn greeting(client: &redis::Client, timeout: Duration) -> Option<RedisDriverError> {
+    use tokio::io::AsyncReadExt;
+    let redis::ConnectionAddr::Tcp(host, port) = client.get_connection_info().addr() else {
+        return None;
+    };
+    let said = tokio::time::timeout(timeout, async {
+        let mut stream = tokio::net::TcpStream::connect((host.as_str(), *port))
+            .await
+            .ok()?;
+        let mut reply = [0u8; 256];
+        let n = stream.read(&mut reply).await.ok()?;
+        Some(String::from_utf8_lossy(&reply[..n]).into_owned())
+    })
+    .await
+    .ok()??;
+    let message = said.strip_prefix('-')?.lines().next()?.trim();
+    Some(RedisDriverError::Refused(message.to_owned()))
 }
 
 #[cfg(feature = "cluster")]
@@ -161,7 +212,14 @@ fn route(push: PushInfo, handlers: &Handlers, dropped: &AtomicU64) {
     let mut data = push.data.into_iter();
     let (Some(Value::BulkString(channel)), Some(Value::BulkString(message))) = (data.next(), data.next())
     else {
-        tracing::warn!("fast-app: unexpected pub/sub message shape from redis");
+        static SHAPE: Throttle = Throttle::new();
+        match SHAPE.admit() {
+            Some(more) => tracing::warn!(
+                "fast-app: unexpected pub/sub message shape from redis{}",
+                Throttle::more(more)
+            ),
+            None => tracing::debug!("fast-app: unexpected pub/sub message shape from redis"),
+        }
         return;
     };
     let channel = String::from_utf8_lossy(&channel).into_owned();
@@ -170,11 +228,16 @@ fn route(push: PushInfo, handlers: &Handlers, dropped: &AtomicU64) {
         return;
     };
     if let Err(e) = tx.try_send((channel, message)) {
+        static DROPPED: Throttle = Throttle::new();
         let total = dropped.fetch_add(1, Ordering::Relaxed) + 1;
-        tracing::warn!(
-            total,
-            "fast-app: redis message dropped, the adapter's stream buffer is full: {e}"
-        );
+        match DROPPED.admit() {
+            Some(more) => tracing::warn!(
+                total,
+                "fast-app: redis message dropped, the adapter's stream buffer is full: {e}{}",
+                Throttle::more(more)
+            ),
+            None => tracing::debug!(total, "fast-app: redis message dropped: {e}"),
+        }
     }
 }
 

@@ -1,0 +1,317 @@
+//! What one client can make the server hold or write: the message size limit
+//! on both transports, and logs that a flooding client cannot fill.
+
+mod common;
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use common::*;
+use fast_app::prelude::*;
+use fast_app::socketioxide::socket::DisconnectReason;
+use fast_app::{DEFAULT_MAX_PAYLOAD, Server};
+use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use socketio_test_client::Client;
+use tokio_tungstenite::tungstenite::Message;
+
+// ---- the application under test -------------------------------------------------
+
+/// Why each connection ended, in order.
+static REASONS: Mutex<Vec<DisconnectReason>> = Mutex::new(Vec::new());
+
+async fn gone(_session: &Session, reason: DisconnectReason) {
+    REASONS.lock().unwrap().push(reason);
+}
+
+#[namespace("/", disconnect = gone)]
+#[rooms(ChatRoom, TopicRoom)]
+struct Root;
+
+/// `join_chat {"chat_id"}`; other fields (padding) are ignored.
+#[derive(Clone, Room, Deserialize)]
+struct ChatRoom {
+    chat_id: u64,
+}
+
+/// `join_topic {"topic"}`: the reply carries the room name, as long as the topic.
+#[derive(Clone, Room, Deserialize)]
+struct TopicRoom {
+    topic: String,
+}
+
+#[derive(Serialize, BroadcastEvent)]
+#[broadcast(on = ChatRoom { chat_id: self.chat_id })]
+struct Said {
+    chat_id: u64,
+    text: String,
+}
+
+/// The Engine.IO text frame of `join_chat` in chat 1, padded to exactly `bytes`.
+fn join_chat_frame(bytes: usize) -> String {
+    let frame = |pad: &str| format!(r#"42["join_chat",{{"chat_id":1,"pad":"{pad}"}}]"#);
+    let overhead = frame("").len();
+    frame(&"x".repeat(bytes - overhead))
+}
+
+async fn member(server: &TestServer, name: &str) -> Client {
+    let mut client = server.client(name).await;
+    join(&mut client, "chat", json!({ "chat_id": 1 }), "chat|1").await;
+    client
+}
+
+async fn closed(client: &Client) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while client.is_connected() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the connection stayed open"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+// ---- the message size limit -----------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_message_over_the_default_limit_closes_that_connection_only() {
+    let server = TestServer::start().await;
+    let mut bystander = member(&server, "bystander").await;
+    let mut sender = member(&server, "sender").await;
+    let limit = usize::try_from(DEFAULT_MAX_PAYLOAD).unwrap();
+
+    // Just at the limit: served.
+    sender.send_raw(&join_chat_frame(limit)).await.unwrap();
+    assert_eq!(expect(&mut sender, "joined").await, json!({ "room": "chat|1" }));
+
+    // One byte more: that connection is closed, as a transport error.
+    sender.send_raw(&join_chat_frame(limit + 1)).await.unwrap();
+    closed(&sender).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !REASONS
+        .lock()
+        .unwrap()
+        .contains(&DisconnectReason::TransportError)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            REASONS.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // The other client is still connected and served.
+    let said = Said {
+        chat_id: 1,
+        text: "still here".into(),
+    };
+    assert!(server.server.broadcaster().broadcast(&said).await.unwrap());
+    assert_eq!(
+        expect(&mut bystander, "said").await,
+        json!({ "chat_id": 1, "text": "still here" })
+    );
+    assert!(bystander.is_connected());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_payload_sets_the_websocket_limit() {
+    let server = TestServer::start_with(Server::builder().max_payload(1_000)).await;
+    let mut bystander = member(&server, "small-bystander").await;
+    let mut sender = member(&server, "small-sender").await;
+    sender.send_raw(&join_chat_frame(1_000)).await.unwrap();
+    assert_eq!(expect(&mut sender, "joined").await, json!({ "room": "chat|1" }));
+    sender.send_raw(&join_chat_frame(1_001)).await.unwrap();
+    closed(&sender).await;
+    let said = Said {
+        chat_id: 1,
+        text: "small".into(),
+    };
+    assert!(server.server.broadcaster().broadcast(&said).await.unwrap());
+    assert_eq!(
+        expect(&mut bystander, "said").await,
+        json!({ "chat_id": 1, "text": "small" })
+    );
+}
+
+/// Sends `text` as one websocket message in `parts` fragments.
+async fn send_fragmented(
+    ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    text: &str,
+    parts: usize,
+) {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let size = text.len().div_ceil(parts);
+    let chunks: Vec<&[u8]> = text.as_bytes().chunks(size).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let opcode = OpCode::Data(if i == 0 { Data::Text } else { Data::Continue });
+        let frame = Frame::message(chunk.to_vec(), opcode, i + 1 == chunks.len());
+        ws.send(Message::Frame(frame)).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_limit_in_small_fragments_closes_the_connection_too() {
+    let server = TestServer::start().await;
+    let mut bystander = member(&server, "fragments-bystander").await;
+    let (mut ws, _) = paused_client(&server.url).await;
+    let limit = usize::try_from(DEFAULT_MAX_PAYLOAD).unwrap();
+
+    // At the limit, in four frames: served.
+    send_fragmented(&mut ws, &join_chat_frame(limit), 4).await;
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("a reply") {
+            Some(Ok(Message::Text(text))) if text.starts_with(r#"42["joined""#) => break,
+            Some(Ok(_)) => continue,
+            other => panic!("closed at the limit: {other:?}"),
+        }
+    }
+
+    // One byte more, in frames each far under the limit: closed.
+    send_fragmented(&mut ws, &join_chat_frame(limit + 1), 4).await;
+    loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("the connection closed")
+        {
+            Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+            Some(Ok(_)) => continue,
+        }
+    }
+
+    let said = Said {
+        chat_id: 1,
+        text: "after fragments".into(),
+    };
+    assert!(server.server.broadcaster().broadcast(&said).await.unwrap());
+    assert_eq!(
+        expect(&mut bystander, "said").await,
+        json!({ "chat_id": 1, "text": "after fragments" })
+    );
+}
+
+// ---- logs a flooding client cannot fill -----------------------------------------
+
+/// Every line the runtime logs (DEBUG and up), shared by the tests of this binary.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    /// Captures the process's logs from the first call on.
+    fn capture() -> Self {
+        static LOGS: OnceLock<Logs> = OnceLock::new();
+        LOGS.get_or_init(|| {
+            let logs = Logs::default();
+            let writer = logs.clone();
+            tracing_subscriber::fmt()
+                .with_env_filter("fast_app_runtime=debug")
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .init();
+            logs
+        })
+        .clone()
+    }
+
+    fn lines(&self) -> Vec<String> {
+        let text = String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned();
+        text.lines().map(str::to_owned).collect()
+    }
+
+    fn count(&self, level: &str, text: &str) -> usize {
+        self.lines()
+            .iter()
+            .filter(|l| l.contains(level) && l.contains(text))
+            .count()
+    }
+}
+
+/// A websocket client of `/` that never reads again once connected: the
+/// server's writes to it back up until its queue is full. Returns it with
+/// its session id.
+async fn paused_client(url: &str) -> (tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>, String) {
+    let addr = url.trim_start_matches("http://");
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    // A small receive window, so the backlog builds up in few replies.
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(addr.parse().unwrap()).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(
+        format!("ws://{addr}/socket.io/?EIO=4&transport=websocket"),
+        stream,
+    )
+    .await
+    .expect("websocket handshake");
+    let sid = loop {
+        let Some(Ok(Message::Text(text))) = ws.next().await else {
+            panic!("closed before connecting")
+        };
+        if text.starts_with('0') {
+            ws.send(Message::text("40")).await.unwrap();
+        } else if let Some(connect) = text.strip_prefix("40") {
+            let connect: serde_json::Value = serde_json::from_str(connect).unwrap();
+            break connect["sid"].as_str().unwrap().to_owned();
+        }
+    };
+    (ws, sid)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_client_flooding_joins_writes_a_bounded_number_of_warnings() {
+    let logs = Logs::capture();
+    let server = TestServer::start_with(Server::builder().max_buffer_size(8)).await;
+    let mut bystander = member(&server, "flood-bystander").await;
+    let (mut paused, sid) = paused_client(&server.url).await;
+
+    // Each reply carries the 16 kB room name: a few hundred fill the
+    // connection, the rest cannot be sent.
+    let topic = "t".repeat(16 * 1024);
+    let frame = format!(r#"42["join_topic",{{"topic":"{topic}"}}]"#);
+    const JOINS: usize = 1_500;
+    for _ in 0..JOINS {
+        paused.send(Message::text(frame.clone())).await.unwrap();
+    }
+    // Wait (a bounded while) until most replies have failed: every failure is
+    // logged, at WARN or at DEBUG.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while logs.count("fast-app: reply to `join_topic` not sent", "") < JOINS / 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} replies failed",
+            logs.count("fast-app: reply to `join_topic` not sent", "")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let warnings = logs.count(" WARN ", "not sent");
+    assert!(
+        (1..=3).contains(&warnings),
+        "{warnings} warnings for {JOINS} joins of one paused client"
+    );
+    // The session id is a credential on polling: in no line.
+    let with_sid: Vec<_> = logs.lines().into_iter().filter(|l| l.contains(&sid)).collect();
+    assert!(with_sid.is_empty(), "{with_sid:?}");
+
+    // Everyone else is served.
+    join(&mut bystander, "topic", json!({ "topic": "news" }), "topic|news").await;
+    let said = Said {
+        chat_id: 1,
+        text: "served".into(),
+    };
+    assert!(server.server.broadcaster().broadcast(&said).await.unwrap());
+    assert_eq!(
+        expect(&mut bystander, "said").await,
+        json!({ "chat_id": 1, "text": "served" })
+    );
+}
