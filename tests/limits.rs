@@ -21,6 +21,10 @@ use tokio_tungstenite::tungstenite::Message;
 /// Why each connection ended, in order.
 static REASONS: Mutex<Vec<DisconnectReason>> = Mutex::new(Vec::new());
 
+/// One test of this file at a time: the flood test loads the machine, and a
+/// join of another test must not wait on it.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn gone(_session: &Session, reason: DisconnectReason) {
     REASONS.lock().unwrap().push(reason);
 }
@@ -76,6 +80,7 @@ async fn closed(client: &Client) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_message_over_the_default_limit_closes_that_connection_only() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let server = TestServer::start().await;
     let mut bystander = member(&server, "bystander").await;
     let mut sender = member(&server, "sender").await;
@@ -117,6 +122,7 @@ async fn a_websocket_message_over_the_default_limit_closes_that_connection_only(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_payload_sets_the_websocket_limit() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let server = TestServer::start_with(Server::builder().max_payload(1_000)).await;
     let mut bystander = member(&server, "small-bystander").await;
     let mut sender = member(&server, "small-sender").await;
@@ -154,6 +160,7 @@ async fn send_fragmented(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_over_the_limit_in_small_fragments_closes_the_connection_too() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let server = TestServer::start().await;
     let mut bystander = member(&server, "fragments-bystander").await;
     let (mut ws, _) = paused_client(&server.url).await;
@@ -269,6 +276,7 @@ async fn paused_client(url: &str) -> (tokio_tungstenite::WebSocketStream<tokio::
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_client_flooding_joins_writes_a_bounded_number_of_warnings() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let logs = Logs::capture();
     let server = TestServer::start_with(Server::builder().max_buffer_size(8)).await;
     let mut bystander = member(&server, "flood-bystander").await;
