@@ -46,13 +46,18 @@ impl Served {
             .build()
             .await
             .expect("server builds");
-        Self::on(server, configure).await
+        Self::on(server, axum::Router::new(), configure).await
     }
 
-    async fn on(server: Server, configure: impl FnOnce(fast_app::Serve) -> fast_app::Serve) -> Self {
+    /// Serves `routes`, plus `GET /` answering `ok`, with the server's layer.
+    async fn on(
+        server: Server,
+        routes: axum::Router,
+        configure: impl FnOnce(fast_app::Serve) -> fast_app::Serve,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address").to_string();
-        let app = axum::Router::new()
+        let app = routes
             .route("/", axum::routing::get(|| async { "ok" }))
             .layer(server.layer());
         let (stop, stopped) = oneshot::channel();
@@ -188,11 +193,64 @@ async fn shutdown_leaves_the_redis_channels() {
         .build_redis(&config)
         .await
         .expect("redis-mode server builds");
-    let served = Served::on(server, |s| s).await;
+    let served = Served::on(server, axum::Router::new(), |s| s).await;
     let channel = "serve-request#/#";
     assert_eq!(redis.numsub(channel), 1, "subscribed while serving");
     // The server, and its Redis connection, live on: the channels are left,
     // not merely dropped with the connection.
     let _server = served.shut_down().await;
     assert_eq!(redis.numsub(channel), 0, "unsubscribed by the shutdown");
+}
+
+#[tokio::test]
+async fn a_request_in_flight_at_shutdown_is_answered_before_serve_returns() {
+    let server = Server::builder()
+        .install_broadcaster(false)
+        .build()
+        .await
+        .expect("server builds");
+    let (arrived, request_arrived) = oneshot::channel::<()>();
+    let (release, released) = oneshot::channel::<()>();
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some((arrived, released))));
+    let routes = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(move || {
+            let (arrived, released) = slot.lock().unwrap().take().expect("one request");
+            async move {
+                let _ = arrived.send(());
+                let _ = released.await;
+                "done"
+            }
+        }),
+    );
+    let served = Served::on(server, routes, |s| s).await;
+    let mut stream = TcpStream::connect(&served.addr).await.unwrap();
+    stream
+        .write_all(b"GET /slow HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    request_arrived.await.expect("the handler runs");
+
+    let _ = served.stop.send(());
+    let mut done = served.done;
+    // serve waits for the request: it has not returned when the handler is released.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), &mut done)
+            .await
+            .is_err(),
+        "serve returned with a request in flight"
+    );
+    let _ = release.send(());
+    let mut response = String::new();
+    tokio::time::timeout(BOUND, stream.read_to_string(&mut response))
+        .await
+        .expect("answered, then closed")
+        .expect("read");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("done"), "{response}");
+    tokio::time::timeout(BOUND, done)
+        .await
+        .expect("serve returns")
+        .expect("no panic")
+        .expect("Ok");
 }

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
-import { startChat, next } from "./harness.mjs";
+import { startChat, startRedis, next } from "./harness.mjs";
 
 /** `promise`, or an error after `ms`. */
 function within(promise, ms, what) {
@@ -11,9 +11,18 @@ function within(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-for (const transports of [["websocket"], ["polling"]]) {
-  test(`on SIGTERM the chat exits 0, and a ${transports[0]} client reconnects by itself to the next server on the port`, async () => {
-    const first = await startChat();
+const cases = [
+  { transports: ["websocket"], redis: false },
+  { transports: ["polling"], redis: false },
+  { transports: ["websocket"], redis: true },
+];
+
+for (const { transports, redis: onRedis } of cases) {
+  const adapter = onRedis ? "on Redis" : "in-process";
+  test(`on SIGTERM the chat (${adapter}) exits 0, and a ${transports[0]} client reconnects by itself to the next server on the port`, async () => {
+    const redis = onRedis ? await startRedis() : undefined;
+    const env = onRedis ? { REDIS_SOCKETIO_URL: redis.url, REDIS_SOCKETIO_PREFIX: "interop-shutdown" } : {};
+    const first = await startChat(env);
     const alice = io(first.url, {
       auth: { token: "alice" },
       transports,
@@ -38,13 +47,14 @@ for (const transports of [["websocket"], ["polling"]]) {
       assert.equal(alice.active, true, "the client is reconnecting");
 
       const reconnected = next(alice, "connect", 15000);
-      second = await startChat({}, first.port);
+      second = await startChat(env, first.port);
       await reconnected;
       assert.deepEqual(await alice.emitWithAck("join_chat", { chat_id: 2 }), { room: "chat|2" });
     } finally {
       alice.close();
       second?.stop();
       first.stop();
+      redis?.stop();
     }
   });
 }
