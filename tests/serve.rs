@@ -254,3 +254,34 @@ async fn a_request_in_flight_at_shutdown_is_answered_before_serve_returns() {
         .expect("no panic")
         .expect("Ok");
 }
+
+#[tokio::test]
+async fn handlers_see_the_peer_address() {
+    let server = Server::builder()
+        .install_broadcaster(false)
+        .build()
+        .await
+        .expect("server builds");
+    let routes = axum::Router::new().route(
+        "/peer",
+        axum::routing::get(
+            |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>| async move {
+                peer.to_string()
+            },
+        ),
+    );
+    let served = Served::on(server, routes, |s| s).await;
+    let mut stream = TcpStream::connect(&served.addr).await.unwrap();
+    let local = stream.local_addr().unwrap().to_string();
+    stream
+        .write_all(b"GET /peer HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(BOUND, stream.read_to_string(&mut response))
+        .await
+        .expect("an answer")
+        .expect("read");
+    assert!(response.ends_with(&local), "{response}");
+    served.shut_down().await;
+}

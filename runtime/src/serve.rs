@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use hyper::body::Incoming;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -58,8 +58,10 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// once its request in flight is answered; close every Socket.IO
 /// connection at the transport level, so the official clients reconnect by
 /// themselves, and leave the adapters (Redis: unsubscribe); wait for the
-/// HTTP connections. All of it within [`Serve::shutdown_timeout`]; then the
-/// future returns `Ok(())`, and `main` exits 0.
+/// HTTP connections. All of it within [`Serve::shutdown_timeout`], or until
+/// a second signal; then the future returns `Ok(())`, and `main` exits 0.
+///
+/// Handlers may extract the peer's address, `ConnectInfo<SocketAddr>`.
 pub fn serve(listener: TcpListener, router: Router, server: &Server) -> Serve {
     let io = match (server.io::<LocalAdapter>(), server.io::<RedisAdapter>()) {
         (Some(io), _) => Io::Local(io.clone()),
@@ -162,7 +164,9 @@ impl Serve {
         // Each connection holds a receiver: it learns of shutdown from it,
         // and the sender sees them all gone when every connection is.
         let (stop, _) = watch::channel(());
+        let on_signals = signal.is_none();
         let mut signal = signal.unwrap_or_else(|| Box::pin(terminate()));
+        let mut refused = Refused::default();
 
         loop {
             let (stream, peer) = tokio::select! {
@@ -180,14 +184,16 @@ impl Serve {
                 Some(limit) => match limit.clone().try_acquire_owned() {
                     Ok(permit) => Some(permit),
                     Err(_) => {
-                        tracing::warn!(%peer, "fast-app: connection limit reached, connection closed");
+                        refused.record(peer);
                         continue;
                     }
                 },
             };
             let _ = stream.set_nodelay(true);
             let router = router.clone();
-            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                // What `into_make_service_with_connect_info` gives under axum::serve.
+                request.extensions_mut().insert(ConnectInfo(peer));
                 let mut router = router.clone();
                 async move { router.call(request).await }
             });
@@ -221,11 +227,23 @@ impl Serve {
             stop.send_replace(());
             stop.closed().await;
         };
-        if tokio::time::timeout(shutdown_timeout, shutdown).await.is_err() {
-            tracing::warn!(
+        // A second SIGTERM or SIGINT cuts the wait short.
+        let again = async {
+            match on_signals {
+                true => terminate().await,
+                false => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = shutdown => {}
+            () = tokio::time::sleep(shutdown_timeout) => tracing::warn!(
                 connections = stop.receiver_count(),
                 "fast-app: shutdown took over {shutdown_timeout:?}; dropping what is still open"
-            );
+            ),
+            () = again => tracing::warn!(
+                connections = stop.receiver_count(),
+                "fast-app: second signal; dropping what is still open"
+            ),
         }
         tracing::info!("fast-app: shut down");
         Ok(())
@@ -287,6 +305,29 @@ async fn accept_error(e: io::Error) {
     }
     tracing::error!(error = %e, "fast-app: accept error");
     tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// Connections refused over the limit, logged at most once a second.
+#[derive(Default)]
+struct Refused {
+    since_logged: u64,
+    logged: Option<tokio::time::Instant>,
+}
+
+impl Refused {
+    fn record(&mut self, peer: SocketAddr) {
+        self.since_logged += 1;
+        let now = tokio::time::Instant::now();
+        if self.logged.is_none_or(|at| now - at >= Duration::from_secs(1)) {
+            tracing::warn!(
+                %peer,
+                refused = self.since_logged,
+                "fast-app: connection limit reached; connections over it are closed"
+            );
+            self.since_logged = 0;
+            self.logged = Some(now);
+        }
+    }
 }
 
 /// A TCP connection with its place under the connection limit, which it
