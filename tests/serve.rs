@@ -285,3 +285,25 @@ async fn handlers_see_the_peer_address() {
     assert!(response.ends_with(&local), "{response}");
     served.shut_down().await;
 }
+
+#[tokio::test]
+async fn past_the_shutdown_timeout_serve_returns_and_drops_what_is_still_open() {
+    let server = Server::builder()
+        .install_broadcaster(false)
+        .build()
+        .await
+        .expect("server builds");
+    let routes =
+        axum::Router::new().route("/never", axum::routing::get(std::future::pending::<&'static str>));
+    let served = Served::on(server, routes, |s| s.shutdown_timeout(Duration::from_millis(200))).await;
+    let mut stream = TcpStream::connect(&served.addr).await.unwrap();
+    stream
+        .write_all(b"GET /never HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    // Once serve has the request (a request on a second connection is answered after it).
+    let mut other = TcpStream::connect(&served.addr).await.unwrap();
+    assert!(get(&mut other).await.starts_with("HTTP/1.1 200"));
+    served.shut_down().await;
+    closed_by_server(&mut stream).await;
+}

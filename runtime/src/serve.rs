@@ -163,7 +163,7 @@ impl Serve {
         let limit = max_connections.map(|n| Arc::new(Semaphore::new(n)));
         // Each connection holds a receiver: it learns of shutdown from it,
         // and the sender sees them all gone when every connection is.
-        let (stop, _) = watch::channel(());
+        let (stop, _) = watch::channel(Phase::Serving);
         let on_signals = signal.is_none();
         let mut signal = signal.unwrap_or_else(|| Box::pin(terminate()));
         let mut refused = Refused::default();
@@ -200,20 +200,22 @@ impl Serve {
             let connection = http
                 .serve_connection(Counted::new(stream, permit), service)
                 .with_upgrades();
-            let mut stopped = stop.subscribe();
+            let mut phase = stop.subscribe();
             tokio::spawn(async move {
                 let mut connection = std::pin::pin!(connection);
                 let result = tokio::select! {
                     result = connection.as_mut() => result,
-                    _ = stopped.changed() => {
+                    () = until(&mut phase, |phase| phase != Phase::Serving) => {
                         connection.as_mut().graceful_shutdown();
-                        connection.await
+                        tokio::select! {
+                            result = connection.as_mut() => result,
+                            () = until(&mut phase, |phase| phase == Phase::Dropping) => return,
+                        }
                     }
                 };
                 if let Err(e) = result {
                     tracing::debug!(%peer, error = %e, "fast-app: connection closed");
                 }
-                drop(stopped);
             });
         }
 
@@ -224,14 +226,15 @@ impl Serve {
             // close packet before its HTTP connection is told to close.
             io.close().await;
             tracing::info!("fast-app: Socket.IO connections closed");
-            stop.send_replace(());
+            stop.send_replace(Phase::Draining);
             stop.closed().await;
         };
         // A second SIGTERM or SIGINT cuts the wait short.
         let again = async {
-            match on_signals {
-                true => terminate().await,
-                false => std::future::pending().await,
+            if on_signals {
+                terminate().await
+            } else {
+                std::future::pending().await
             }
         };
         tokio::select! {
@@ -245,6 +248,7 @@ impl Serve {
                 "fast-app: second signal; dropping what is still open"
             ),
         }
+        stop.send_replace(Phase::Dropping);
         tracing::info!("fast-app: shut down");
         Ok(())
     }
@@ -268,6 +272,21 @@ impl std::fmt::Debug for Serve {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .finish_non_exhaustive()
     }
+}
+
+/// What the connections are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Serving,
+    /// Close once the request in flight is answered.
+    Draining,
+    /// Close now: the shutdown's bound is reached.
+    Dropping,
+}
+
+/// Until the phase is one `wanted` accepts (or the loop is gone).
+async fn until(phase: &mut watch::Receiver<Phase>, wanted: impl Fn(Phase) -> bool) {
+    let _ = phase.wait_for(|phase| wanted(*phase)).await;
 }
 
 /// SIGTERM or SIGINT (Ctrl-C); never, if neither can be listened for.
