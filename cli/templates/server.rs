@@ -12,22 +12,25 @@ use fast_app::Server;
 /// The application's routes with the Socket.IO server mounted on them.
 ///
 /// Every `#[namespace]` of this crate is served. Add your own HTTP routes
-/// to `routes` before the layer.
-pub async fn app(routes: axum::Router) -> Result<axum::Router, fast_app::ServerError> {
-    let server = Server::builder().build_from_env().await?;
-    Ok(routes.layer(server.layer()))
+/// to `routes` before the layer. To serve them, pass this router and the
+/// same `server` to `fast_app::serve`, as [`serve`] does.
+pub fn app(routes: axum::Router, server: &Server) -> axum::Router {
+    routes.layer(server.layer())
 }
 
-/// Serves the application on `address` (e.g. `127.0.0.1:3000`) until Ctrl-C,
-/// after printing the address it listens on (the port chosen for `:0`).
+/// Serves the application on `address` (e.g. `127.0.0.1:3000`), after
+/// printing the address it listens on (the port chosen for `:0`).
+///
+/// On SIGTERM or Ctrl-C it stops accepting, closes the Socket.IO clients
+/// (which reconnect by themselves, to another server behind a load
+/// balancer), waits for the requests in flight and returns, within 10 s.
+/// `fast_app::serve` also closes connections that send no request head
+/// within 10 s; `.max_connections(n)` caps the open connections.
 pub async fn serve(address: &str) -> Result<(), Box<dyn Error>> {
-    let app = app(axum::Router::new()).await?;
+    let server = Server::builder().build_from_env().await?;
+    let app = app(axum::Router::new(), &server);
     let listener = tokio::net::TcpListener::bind(address).await?;
     println!("Socket.IO server listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    fast_app::serve(listener, app, &server).await?;
     Ok(())
 }

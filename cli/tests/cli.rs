@@ -216,7 +216,7 @@ fn without_a_path_it_depends_on_this_checkout_and_says_how_to_switch() {
 }
 
 /// The whole walk-through, then one `cargo build` of the generated project,
-/// which serves and says where.
+/// which serves, says where, and exits 0 on SIGTERM.
 #[test]
 fn a_generated_project_compiles_and_serves() {
     let project = new_project();
@@ -293,9 +293,30 @@ fn a_generated_project_compiles_and_serves() {
         let _ = lines.send(line);
     });
     let line = first.recv_timeout(Duration::from_secs(30));
-    server.kill().unwrap();
-    server.wait().unwrap();
-    let line = line.expect("the server printed a line within 30 s");
+    let Ok(line) = line else {
+        server.kill().unwrap();
+        server.wait().unwrap();
+        panic!("the server printed no line within 30 s");
+    };
+    // SIGTERM shuts it down: it exits 0, within its 10 s bound.
+    let term = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(term.success(), "kill -TERM failed");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            server.kill().unwrap();
+            server.wait().unwrap();
+            panic!("the server still runs 30 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit after SIGTERM: {status}");
     let address = line
         .trim()
         .strip_prefix("Socket.IO server listening on http://")

@@ -1,7 +1,7 @@
 //! A small chat server on fast-app.
 //!
 //! ```text
-//! cargo run --example chat            # serves on PORT (default 3000)
+//! cargo run --example chat            # serves on PORT (default 3000) until SIGTERM or Ctrl-C
 //! REDIS_SOCKETIO_URL=redis://localhost:6379/14 PORT=3001 cargo run --example chat
 //! ```
 //!
@@ -33,15 +33,27 @@ mod http;
 mod socketio;
 
 use std::net::Ipv4Addr;
+use std::process::ExitCode;
 
 use fast_app::Server;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chat: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serves the chat until SIGTERM or Ctrl-C, then shuts down gracefully.
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port
             .parse()
@@ -55,15 +67,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!("chat: in-process adapter (single process; set REDIS_SOCKETIO_URL for Redis)");
     }
     let app = http::routes().layer(server.layer());
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .await
+        .map_err(|e| format!("cannot listen on port {port}: {e}"))?;
     tracing::info!(
         "chat: open http://127.0.0.1:{port}/ in a browser, or connect a Socket.IO client to \
          namespace `/` with auth {{\"token\": \"<your name>\"}}, then emit `join_chat` {{\"chat_id\": 1}}"
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    fast_app::serve(listener, app, &server).await?;
     Ok(())
 }

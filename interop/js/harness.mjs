@@ -33,15 +33,19 @@ async function waitForPort(port, child, what) {
   throw new Error(`${what} did not listen on ${port}`);
 }
 
-/** Runs `examples/chat`; `stop()` ends it by PID. */
-export async function startChat(env = {}) {
-  const port = await freePort();
+/**
+ * Runs `examples/chat` (on `port`, or a free one); `stop()` ends it by PID,
+ * `exited` resolves with its exit `{ code, signal }`.
+ */
+export async function startChat(env = {}, port = undefined) {
+  port ??= await freePort();
   const child = spawn(path.join(examples, "chat"), [], {
     env: { ...process.env, RUST_LOG: "warn", ...env, PORT: String(port) },
     stdio: "ignore",
   });
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   await waitForPort(port, child, "the chat example");
-  return { url: `http://127.0.0.1:${port}`, port, stop: () => child.kill("SIGKILL") };
+  return { url: `http://127.0.0.1:${port}`, port, child, exited, stop: () => child.kill("SIGKILL") };
 }
 
 /** A private redis-server on a free port; `stop()` ends it by PID. */

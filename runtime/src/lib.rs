@@ -16,6 +16,7 @@ mod protocol;
 pub mod redis;
 pub mod registry;
 mod room;
+mod serve;
 mod server;
 mod session;
 mod targets;
@@ -32,6 +33,7 @@ pub use event::BroadcastEvent;
 pub use layer::ServerLayer;
 pub use namespace::{Namespace, ServedRoom};
 pub use room::{Room, RoomName, SEPARATOR};
+pub use serve::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT, Serve, serve};
 pub use server::{
     DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_PAYLOAD, DEFAULT_WS_READ_BUFFER_SIZE, Server, ServerBuilder,
 };

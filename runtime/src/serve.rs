@@ -1,0 +1,402 @@
+//! Serving an application: the accept loop, its timeouts and connection
+//! limit, and shutdown on SIGTERM or SIGINT.
+//!
+//! `axum::serve` has no header-read timeout, so a connection that never
+//! finishes a request head holds a file descriptor for ever. This loop
+//! serves each connection with hyper's HTTP/1 server (Socket.IO clients
+//! speak HTTP/1.1, and upgrade to websocket on it) with a header-read
+//! timeout, and closes at once a connection over the optional limit.
+
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request};
+use hyper::body::Incoming;
+use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use socketioxide::SocketIo;
+use socketioxide::adapter::LocalAdapter;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tower_service::Service;
+
+use crate::Server;
+use crate::redis::RedisAdapter;
+
+/// Default of [`Serve::header_read_timeout`]: 10 s.
+///
+/// A client sends a request head in one or two packets; ten seconds is
+/// ample on a slow mobile link, and bounds what a connection that never
+/// finishes its head (or sends nothing, or idles between requests) costs.
+/// Node's `headersTimeout` is 60 s, hyper's default 30 s.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default of [`Serve::shutdown_timeout`]: 10 s, well inside the 30 s a
+/// container orchestrator waits after SIGTERM before it kills.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `router` (with [`Server::layer`] in it) on `listener` until
+/// SIGTERM or SIGINT, then shuts down gracefully; `.await` it.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = fast_app::Server::builder().build_from_env().await?;
+/// let app = axum::Router::new().layer(server.layer());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// fast_app::serve(listener, app, &server).await?;
+/// # Ok(()) }
+/// ```
+///
+/// Shutdown, in order: stop accepting (the listener is closed, so new
+/// connections go to another server); tell every HTTP connection to close
+/// once its request in flight is answered; close every Socket.IO
+/// connection at the transport level, so the official clients reconnect by
+/// themselves, and leave the adapters (Redis: unsubscribe); wait for the
+/// HTTP connections. All of it within [`Serve::shutdown_timeout`], or until
+/// a second signal; then the future returns `Ok(())`, and `main` exits 0.
+///
+/// Handlers may extract the peer's address, `ConnectInfo<SocketAddr>`.
+pub fn serve(listener: TcpListener, router: Router, server: &Server) -> Serve {
+    let io = match (server.io::<LocalAdapter>(), server.io::<RedisAdapter>()) {
+        (Some(io), _) => Io::Local(io.clone()),
+        (None, Some(io)) => Io::Redis(io.clone()),
+        (None, None) => unreachable!("a server runs on one of the adapters it knows"),
+    };
+    Serve {
+        listener,
+        router,
+        io,
+        header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+        max_connections: None,
+        shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        signal: None,
+    }
+}
+
+/// The serving future [`serve`] returns: configure it, then `.await` it.
+#[must_use = "a Serve does nothing until it is awaited"]
+pub struct Serve {
+    listener: TcpListener,
+    router: Router,
+    io: Io,
+    header_read_timeout: Duration,
+    max_connections: Option<usize>,
+    shutdown_timeout: Duration,
+    signal: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+enum Io {
+    Local(SocketIo<LocalAdapter>),
+    Redis(SocketIo<RedisAdapter>),
+}
+
+impl Io {
+    async fn close(&self) {
+        match self {
+            Io::Local(io) => io.close().await,
+            Io::Redis(io) => io.close().await,
+        }
+    }
+}
+
+impl Serve {
+    /// How long a connection may take to send a request head (default
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`]). It runs from the moment the server
+    /// waits for a head: on a new connection, and between the requests of
+    /// a kept-alive one, so it is also the idle timeout of a connection
+    /// before its Socket.IO handshake. Past it, the connection is closed.
+    /// A connection upgraded to websocket is Engine.IO's to watch (pings).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// At most `connections` open at once, websockets included (default:
+    /// no limit). A connection over the limit is closed as soon as it is
+    /// accepted, as Node's `maxConnections` does: waiting would hold its
+    /// file descriptor anyway, while a closed one lets the client, or a
+    /// load balancer, try elsewhere. Set it below the process's file limit
+    /// (`ulimit -n`), leaving room for Redis and files.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = Some(connections);
+        self
+    }
+
+    /// The bound on shutdown, from the signal to the return (default
+    /// [`DEFAULT_SHUTDOWN_TIMEOUT`]); connections still open then are
+    /// dropped.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Shuts down when `signal` completes, instead of on SIGTERM or SIGINT.
+    pub fn with_shutdown_signal(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.signal = Some(Box::pin(signal));
+        self
+    }
+
+    /// The address it listens on (the port chosen for `:0`).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    async fn run(self) -> io::Result<()> {
+        let Serve {
+            listener,
+            router,
+            io,
+            header_read_timeout,
+            max_connections,
+            shutdown_timeout,
+            signal,
+        } = self;
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout);
+        let limit = max_connections.map(|n| Arc::new(Semaphore::new(n)));
+        // Each connection holds a receiver: it learns of shutdown from it,
+        // and the sender sees them all gone when every connection is.
+        let (stop, _) = watch::channel(Phase::Serving);
+        let on_signals = signal.is_none();
+        let mut signal = signal.unwrap_or_else(|| Box::pin(terminate()));
+        let mut refused = Refused::default();
+
+        loop {
+            let (stream, peer) = tokio::select! {
+                () = &mut signal => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        accept_error(e).await;
+                        continue;
+                    }
+                },
+            };
+            let permit = match &limit {
+                None => None,
+                Some(limit) => match limit.clone().try_acquire_owned() {
+                    Ok(permit) => Some(permit),
+                    Err(_) => {
+                        refused.record(peer);
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let router = router.clone();
+            let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                // What `into_make_service_with_connect_info` gives under axum::serve.
+                request.extensions_mut().insert(ConnectInfo(peer));
+                let mut router = router.clone();
+                async move { router.call(request).await }
+            });
+            let connection = http
+                .serve_connection(Counted::new(stream, permit), service)
+                .with_upgrades();
+            let mut phase = stop.subscribe();
+            tokio::spawn(async move {
+                let mut connection = std::pin::pin!(connection);
+                let result = tokio::select! {
+                    result = connection.as_mut() => result,
+                    () = until(&mut phase, |phase| phase != Phase::Serving) => {
+                        connection.as_mut().graceful_shutdown();
+                        tokio::select! {
+                            result = connection.as_mut() => result,
+                            () = until(&mut phase, |phase| phase == Phase::Dropping) => return,
+                        }
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "fast-app: connection closed");
+                }
+            });
+        }
+
+        drop(listener);
+        tracing::info!("fast-app: shutting down: no longer accepting connections");
+        let shutdown = async {
+            // Socket.IO first: a pending long-poll is answered with the
+            // close packet before its HTTP connection is told to close.
+            io.close().await;
+            tracing::info!("fast-app: Socket.IO connections closed");
+            stop.send_replace(Phase::Draining);
+            stop.closed().await;
+        };
+        // A second SIGTERM or SIGINT cuts the wait short.
+        let again = async {
+            if on_signals {
+                terminate().await
+            } else {
+                std::future::pending().await
+            }
+        };
+        tokio::select! {
+            () = shutdown => {}
+            () = tokio::time::sleep(shutdown_timeout) => tracing::warn!(
+                connections = stop.receiver_count(),
+                "fast-app: shutdown took over {shutdown_timeout:?}; dropping what is still open"
+            ),
+            () = again => tracing::warn!(
+                connections = stop.receiver_count(),
+                "fast-app: second signal; dropping what is still open"
+            ),
+        }
+        stop.send_replace(Phase::Dropping);
+        tracing::info!("fast-app: shut down");
+        Ok(())
+    }
+}
+
+impl IntoFuture for Serve {
+    type Output = io::Result<()>;
+    type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+impl std::fmt::Debug for Serve {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Serve")
+            .field("listener", &self.listener)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the connections are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Serving,
+    /// Close once the request in flight is answered.
+    Draining,
+    /// Close now: the shutdown's bound is reached.
+    Dropping,
+}
+
+/// Until the phase is one `wanted` accepts (or the loop is gone).
+async fn until(phase: &mut watch::Receiver<Phase>, wanted: impl Fn(Phase) -> bool) {
+    let _ = phase.wait_for(|phase| wanted(*phase)).await;
+}
+
+/// SIGTERM or SIGINT (Ctrl-C); never, if neither can be listened for.
+async fn terminate() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("fast-app: SIGINT received"),
+        () = terminate => tracing::info!("fast-app: SIGTERM received"),
+    }
+}
+
+/// An accept error: a failed connection is skipped; anything else (out of
+/// file descriptors, above all) is logged, and accepting resumes after a
+/// pause, so that the loop does not spin while connections close.
+async fn accept_error(e: io::Error) {
+    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(e.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+        return;
+    }
+    tracing::error!(error = %e, "fast-app: accept error");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// Connections refused over the limit, logged at most once a second.
+#[derive(Default)]
+struct Refused {
+    since_logged: u64,
+    logged: Option<tokio::time::Instant>,
+}
+
+impl Refused {
+    fn record(&mut self, peer: SocketAddr) {
+        self.since_logged += 1;
+        let now = tokio::time::Instant::now();
+        if self.logged.is_none_or(|at| now - at >= Duration::from_secs(1)) {
+            tracing::warn!(
+                %peer,
+                refused = self.since_logged,
+                "fast-app: connection limit reached; connections over it are closed"
+            );
+            self.since_logged = 0;
+            self.logged = Some(now);
+        }
+    }
+}
+
+/// A TCP connection with its place under the connection limit, which it
+/// keeps until it is closed, through a websocket upgrade too.
+struct Counted {
+    io: TokioIo<TcpStream>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Counted {
+    fn new(stream: TcpStream, permit: Option<OwnedSemaphorePermit>) -> Self {
+        Self {
+            io: TokioIo::new(stream),
+            _permit: permit,
+        }
+    }
+}
+
+impl Read for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl Write for Counted {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+}
