@@ -197,6 +197,14 @@ impl Family for IoFamily {
 /// A socketioxide server on whichever adapter it runs.
 pub(crate) type ErasedIo = Erased<IoFamily>;
 
+impl ErasedIo {
+    /// Closes every socket at the transport, then the adapter (Redis:
+    /// unsubscribes).
+    pub(crate) async fn close(&self) {
+        on_adapter!(self, io => io.close().await)
+    }
+}
+
 /// A namespace's custom event handlers, one entry per adapter.
 ///
 /// Built by `#[namespace(handlers = path)]`, through `handler_table!`, from

@@ -20,14 +20,12 @@ use axum::extract::{ConnectInfo, Request};
 use hyper::body::Incoming;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use socketioxide::SocketIo;
-use socketioxide::adapter::LocalAdapter;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower_service::Service;
 
 use crate::Server;
-use crate::redis::RedisAdapter;
+use crate::adapter::ErasedIo;
 
 /// Default of [`Serve::header_read_timeout`]: 10 s.
 ///
@@ -63,11 +61,7 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// Handlers may extract the peer's address, `ConnectInfo<SocketAddr>`.
 pub fn serve(listener: TcpListener, router: Router, server: &Server) -> Serve {
-    let io = match (server.io::<LocalAdapter>(), server.io::<RedisAdapter>()) {
-        (Some(io), _) => Io::Local(io.clone()),
-        (None, Some(io)) => Io::Redis(io.clone()),
-        (None, None) => unreachable!("a server runs on one of the adapters it knows"),
-    };
+    let io = server.erased_io();
     Serve {
         listener,
         router,
@@ -84,25 +78,11 @@ pub fn serve(listener: TcpListener, router: Router, server: &Server) -> Serve {
 pub struct Serve {
     listener: TcpListener,
     router: Router,
-    io: Io,
+    io: ErasedIo,
     header_read_timeout: Duration,
     max_connections: Option<usize>,
     shutdown_timeout: Duration,
     signal: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
-}
-
-enum Io {
-    Local(SocketIo<LocalAdapter>),
-    Redis(SocketIo<RedisAdapter>),
-}
-
-impl Io {
-    async fn close(&self) {
-        match self {
-            Io::Local(io) => io.close().await,
-            Io::Redis(io) => io.close().await,
-        }
-    }
 }
 
 impl Serve {

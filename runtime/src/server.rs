@@ -234,6 +234,11 @@ impl Server {
         A::of(&self.io)
     }
 
+    /// The socketioxide server, adapter-erased, for serving and shutdown.
+    pub(crate) fn erased_io(&self) -> ErasedIo {
+        self.io.clone()
+    }
+
     /// Whether the server runs on the Redis adapter.
     pub fn is_redis(&self) -> bool {
         self.io::<crate::redis::RedisAdapter>().is_some()
