@@ -12,6 +12,15 @@
 
 use std::error::Error;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::task::{Context, Poll};
+
+use axum::http::Request;
+use futures_util::future::Either;
+use socketioxide::layer::SocketIoLayer;
+use socketioxide::service::SocketIoService;
+use tower_layer::Layer;
+use tower_service::Service;
 
 use serde::Serialize;
 use socketioxide::SocketIo;
@@ -202,6 +211,65 @@ impl ErasedIo {
     /// unsubscribes).
     pub(crate) async fn close(&self) {
         on_adapter!(self, io => io.close().await)
+    }
+}
+
+/// `SocketIoLayer<A>`.
+#[doc(hidden)]
+pub struct LayerFamily;
+
+impl Family for LayerFamily {
+    type Of<A: ServerAdapter> = SocketIoLayer<A>;
+}
+
+/// `SocketIoService<S, A>`.
+#[doc(hidden)]
+pub struct ServiceFamily<S>(PhantomData<S>);
+
+impl<S: Clone> Family for ServiceFamily<S> {
+    type Of<A: ServerAdapter> = SocketIoService<S, A>;
+}
+
+type LocalService<S> = SocketIoService<S, LocalAdapter>;
+type RedisService<S> = SocketIoService<S, RedisAdapter>;
+
+impl Erased<LayerFamily> {
+    /// socketioxide's service for this adapter, around `inner`.
+    pub(crate) fn layer<S: Clone>(&self, inner: S) -> Erased<ServiceFamily<S>> {
+        match self {
+            Erased::Local(layer) => Erased::Local(layer.layer(inner)),
+            Erased::Redis(layer) => Erased::Redis(layer.layer(inner)),
+        }
+    }
+}
+
+/// The service of whichever adapter the server runs on.
+impl<S, B> Service<Request<B>> for Erased<ServiceFamily<S>>
+where
+    S: Clone,
+    LocalService<S>: Service<Request<B>>,
+    RedisService<S>: Service<
+            Request<B>,
+            Response = <LocalService<S> as Service<Request<B>>>::Response,
+            Error = <LocalService<S> as Service<Request<B>>>::Error,
+        >,
+{
+    type Response = <LocalService<S> as Service<Request<B>>>::Response;
+    type Error = <LocalService<S> as Service<Request<B>>>::Error;
+    type Future = Either<
+        <LocalService<S> as Service<Request<B>>>::Future,
+        <RedisService<S> as Service<Request<B>>>::Future,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        on_adapter!(self, service => service.poll_ready(cx))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        match self {
+            Erased::Local(service) => Either::Left(service.call(req)),
+            Erased::Redis(service) => Either::Right(service.call(req)),
+        }
     }
 }
 

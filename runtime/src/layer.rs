@@ -10,21 +10,16 @@
 //! the copy, every connected client pins a whole read buffer for a few
 //! hundred bytes.
 
-use std::marker::PhantomData;
 use std::task::{Context, Poll};
 
 use axum::body::Bytes;
 use axum::extract::OriginalUri;
 use axum::http::{HeaderMap, HeaderValue, Request, Uri};
-use futures_util::future::Either;
-use socketioxide::adapter::LocalAdapter;
 use socketioxide::layer::SocketIoLayer;
-use socketioxide::service::SocketIoService;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::adapter::{Erased, Family, ServerAdapter, on_adapter};
-use crate::redis::RedisAdapter;
+use crate::adapter::{Erased, LayerFamily, ServerAdapter, ServiceFamily};
 
 /// The path socketioxide serves (its default, which fast-app keeps).
 const SOCKET_IO_PATH: &str = "/socket.io";
@@ -51,59 +46,8 @@ impl<S: Clone> Layer<S> for ServerLayer {
     type Service = CompactHead<Erased<ServiceFamily<S>>>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let inner = match &self.inner {
-            Erased::Local(layer) => Erased::Local(layer.layer(inner)),
-            Erased::Redis(layer) => Erased::Redis(layer.layer(inner)),
-        };
+        let inner = self.inner.layer(inner);
         CompactHead { inner }
-    }
-}
-
-/// `SocketIoLayer<A>`.
-#[doc(hidden)]
-pub struct LayerFamily;
-
-impl Family for LayerFamily {
-    type Of<A: ServerAdapter> = SocketIoLayer<A>;
-}
-
-/// `SocketIoService<S, A>`.
-#[doc(hidden)]
-pub struct ServiceFamily<S>(PhantomData<S>);
-
-impl<S: Clone> Family for ServiceFamily<S> {
-    type Of<A: ServerAdapter> = SocketIoService<S, A>;
-}
-
-type LocalService<S> = SocketIoService<S, LocalAdapter>;
-type RedisService<S> = SocketIoService<S, RedisAdapter>;
-
-impl<S, B> Service<Request<B>> for Erased<ServiceFamily<S>>
-where
-    S: Clone,
-    LocalService<S>: Service<Request<B>>,
-    RedisService<S>: Service<
-            Request<B>,
-            Response = <LocalService<S> as Service<Request<B>>>::Response,
-            Error = <LocalService<S> as Service<Request<B>>>::Error,
-        >,
-{
-    type Response = <LocalService<S> as Service<Request<B>>>::Response;
-    type Error = <LocalService<S> as Service<Request<B>>>::Error;
-    type Future = Either<
-        <LocalService<S> as Service<Request<B>>>::Future,
-        <RedisService<S> as Service<Request<B>>>::Future,
-    >;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        on_adapter!(self, service => service.poll_ready(cx))
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        match self {
-            Erased::Local(service) => Either::Left(service.call(req)),
-            Erased::Redis(service) => Either::Right(service.call(req)),
-        }
     }
 }
 
