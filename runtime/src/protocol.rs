@@ -171,8 +171,7 @@ fn join<'a, R: Room>(
     socket: &'a dyn Membership,
 ) -> BoxFuture<'a, Result<String, Refusal>> {
     Box::pin(async move {
-        let room = R::extract(session, payload).await.map_err(Refusal::Validation)?;
-        let name = room.name().map_err(|e| Refusal::Validation(e.into()))?;
+        let (room, name) = named::<R>(session, payload).await?;
         if !room.can_join(session).await {
             return Err(Refusal::Forbidden(name));
         }
@@ -188,12 +187,18 @@ fn leave<'a, R: Room>(
     socket: &'a dyn Membership,
 ) -> BoxFuture<'a, Result<String, Refusal>> {
     Box::pin(async move {
-        let room = R::extract(session, payload).await.map_err(Refusal::Validation)?;
-        let name = room.name().map_err(|e| Refusal::Validation(e.into()))?;
+        let (room, name) = named::<R>(session, payload).await?;
         socket.leave_room(name.clone());
         room.on_leave(session).await;
         Ok(name)
     })
+}
+
+/// The room a request's payload describes, and its name.
+async fn named<R: Room>(session: &Session, payload: Value) -> Result<(R, String), Refusal> {
+    let room = R::extract(session, payload).await.map_err(Refusal::Validation)?;
+    let name = room.name().map_err(|e| Refusal::Validation(e.into()))?;
+    Ok((room, name))
 }
 
 impl<A: Adapter> Membership for SocketRef<A> {
