@@ -33,7 +33,10 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::http::{self, HeaderName, HeaderValue};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use protocol::{Frame, Packet};
 
@@ -96,6 +99,7 @@ pub struct ClientBuilder {
     path: String,
     ns: String,
     auth: Option<Value>,
+    headers: Vec<(String, String)>,
     timeout: Duration,
     first: Vec<(String, Vec<Value>)>,
     on_event: Option<OnEvent>,
@@ -108,6 +112,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("path", &self.path)
             .field("namespace", &self.ns)
             .field("auth", &self.auth)
+            .field("headers", &self.headers)
             .field("timeout", &self.timeout)
             .field("emit_on_connect", &self.first)
             .field("on_event", &self.on_event.is_some())
@@ -165,6 +170,13 @@ impl ClientBuilder {
         self
     }
 
+    /// A header of the websocket upgrade request, such as the `Origin` a
+    /// browser would send; added to those the handshake needs.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// The Engine.IO path (default `/socket.io/`).
     pub fn path(mut self, path: &str) -> Self {
         self.path = path.to_owned();
@@ -195,8 +207,20 @@ impl ClientBuilder {
             .map_err(|_| ClientError::Timeout("the connection handshake"))?
     }
 
+    /// The websocket upgrade request, with the extra headers.
+    fn request(&self) -> Result<Request, ClientError> {
+        let invalid = |e: http::Error| ClientError::from(Box::new(WsError::HttpFormat(e)));
+        let mut request = self.ws_url().into_client_request().map_err(Box::new)?;
+        for (name, value) in &self.headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(e.into()))?;
+            let value = HeaderValue::from_str(value).map_err(|e| invalid(e.into()))?;
+            request.headers_mut().append(name, value);
+        }
+        Ok(request)
+    }
+
     async fn handshake(self) -> Result<Client, ClientError> {
-        let (mut ws, _) = tokio_tungstenite::connect_async(self.ws_url())
+        let (mut ws, _) = tokio_tungstenite::connect_async(self.request()?)
             .await
             .map_err(Box::new)?;
         let sid = loop {
@@ -326,6 +350,7 @@ impl Client {
             path: "/socket.io/".to_owned(),
             ns: "/".to_owned(),
             auth: None,
+            headers: Vec::new(),
             timeout: Duration::from_secs(5),
             first: Vec::new(),
             on_event: None,
@@ -457,5 +482,42 @@ impl std::fmt::Debug for Client {
             .field("sid", &self.sid)
             .field("connected", &self.is_connected())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The callback's error type is tungstenite's, not ours to shrink.
+    #[allow(clippy::result_large_err)]
+    #[tokio::test]
+    async fn extra_headers_reach_the_server() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut seen = None;
+            let _ws = tokio_tungstenite::accept_hdr_async(stream, |req: &Request, res| {
+                seen = req.headers().get("origin").cloned();
+                Ok(res)
+            })
+            .await;
+            seen
+        });
+        // The server closes after the upgrade, without Engine.IO's open packet.
+        let result = Client::builder(&url)
+            .header("Origin", "https://app.example.com")
+            .timeout(Duration::from_millis(300))
+            .connect()
+            .await;
+        assert!(result.is_err());
+        assert_eq!(server.await.unwrap().unwrap(), "https://app.example.com");
+    }
+
+    #[test]
+    fn an_invalid_header_is_an_error() {
+        let builder = Client::builder("http://127.0.0.1:1").header("bad name", "x");
+        assert!(matches!(builder.request(), Err(ClientError::WebSocket(_))));
     }
 }
