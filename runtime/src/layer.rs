@@ -9,12 +9,21 @@
 //! request that opened a session for as long as the session lives: without
 //! the copy, every connected client pins a whole read buffer for a few
 //! hundred bytes.
+//!
+//! When the server has allowed origins, the same step refuses a Socket.IO
+//! request whose `Origin` is not one of them, and answers the CORS of
+//! polling (see [`ServerBuilder::allowed_origins`]).
+//!
+//! [`ServerBuilder::allowed_origins`]: crate::ServerBuilder::allowed_origins
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::body::Bytes;
+use axum::BoxError;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::OriginalUri;
-use axum::http::{HeaderMap, HeaderValue, Request, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
+use futures_util::future::{self, Either, FutureExt, Join, Map, Ready};
 use socketioxide::layer::SocketIoLayer;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -32,12 +41,14 @@ const SOCKET_IO_PATH: &str = "/socket.io";
 #[derive(Clone)]
 pub struct ServerLayer {
     inner: Erased<LayerFamily>,
+    origins: Option<AllowedOrigins>,
 }
 
 impl ServerLayer {
-    pub(crate) fn new<A: ServerAdapter>(inner: SocketIoLayer<A>) -> Self {
+    pub(crate) fn new<A: ServerAdapter>(inner: SocketIoLayer<A>, origins: Option<AllowedOrigins>) -> Self {
         Self {
             inner: A::erase(inner),
+            origins,
         }
     }
 }
@@ -47,39 +58,160 @@ impl<S: Clone> Layer<S> for ServerLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         let inner = self.inner.layer(inner);
-        CompactHead { inner }
+        CompactHead {
+            inner,
+            origins: self.origins.clone(),
+        }
+    }
+}
+
+/// The origins a server accepts Socket.IO requests from, each in the form
+/// a browser sends: `scheme://host[:port]`, lowercase, default port left out.
+#[derive(Clone, Debug)]
+pub(crate) struct AllowedOrigins(Arc<[String]>);
+
+impl AllowedOrigins {
+    pub(crate) fn new<I: IntoIterator<Item = impl Into<String>>>(origins: I) -> Self {
+        Self(origins.into_iter().map(|o| normalize(&o.into())).collect())
+    }
+
+    fn allows(&self, origin: &HeaderValue) -> bool {
+        let origin = origin.as_bytes();
+        self.0.iter().any(|o| o.as_bytes().eq_ignore_ascii_case(origin))
+    }
+}
+
+/// `origin` as a browser serializes it (`HTTPS://App.example.com:443/` is
+/// `https://app.example.com`); what does not parse as one is kept as
+/// written, lowercase, and matches only that exact header.
+fn normalize(origin: &str) -> String {
+    match url::Url::parse(origin).map(|url| url.origin()) {
+        Ok(origin @ url::Origin::Tuple(..)) => origin.ascii_serialization(),
+        _ => {
+            tracing::warn!(origin, "fast-app: allowed origin is not `scheme://host[:port]`");
+            origin.trim_end_matches('/').to_ascii_lowercase()
+        }
     }
 }
 
 /// A service that hands `S` Socket.IO requests whose head owns its memory
-/// (see [`ServerLayer`]); other requests pass through untouched.
+/// (see [`ServerLayer`]), after checking their `Origin` when the server has
+/// allowed origins; other requests pass through untouched.
 #[doc(hidden)]
 #[derive(Clone, Debug)]
 pub struct CompactHead<S> {
     inner: S,
+    origins: Option<AllowedOrigins>,
 }
 
-impl<S, B> Service<Request<B>> for CompactHead<S>
+/// The future of an allowed request's response: `S`'s, joined with the
+/// origin it is for, then given its CORS headers. A `fn` pointer names the
+/// step that adds them, so the type needs neither a box nor a hand-written
+/// future.
+type Allowed<F, RB, E> = Map<
+    Join<F, Ready<Option<HeaderValue>>>,
+    fn((Result<Response<RB>, E>, Option<HeaderValue>)) -> Result<Response<Body>, E>,
+>;
+
+/// Responses are in axum's [`Body`]: engineioxide's body type is private
+/// (from outside, only its empty body can be made), and a refusal says why.
+/// It costs nothing: axum's router puts every response in a `Body` anyway,
+/// and does not wrap one that already is.
+impl<S, B, RB> Service<Request<B>> for CompactHead<S>
 where
-    S: Service<Request<B>>,
+    S: Service<Request<B>, Response = Response<RB>>,
+    RB: HttpBody<Data = Bytes> + Send + 'static,
+    RB::Error: Into<BoxError>,
 {
-    type Response = S::Response;
+    type Response = Response<Body>;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = Either<Ready<Result<Response<Body>, S::Error>>, Allowed<S::Future, RB, S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        self.inner.call(compact_head(req))
+        let origin = match (&self.origins, is_socket_io(req.uri())) {
+            (Some(origins), true) => match req.headers().get(header::ORIGIN) {
+                Some(origin) if !origins.allows(origin) => {
+                    tracing::debug!(?origin, "fast-app: refused a request from an origin not allowed");
+                    return Either::Left(future::ready(Ok(forbidden())));
+                }
+                Some(origin) if req.method() == Method::OPTIONS => {
+                    return Either::Left(future::ready(Ok(preflight(origin))));
+                }
+                // Allowed, or no `Origin`: not a browser's page.
+                origin => origin.cloned(),
+            },
+            _ => None,
+        };
+        let finish: fn(_) -> _ = with_cors::<RB, S::Error>;
+        let response = self.inner.call(compact_head(req));
+        Either::Right(future::join(response, future::ready(origin)).map(finish))
     }
+}
+
+fn is_socket_io(uri: &Uri) -> bool {
+    uri.path().starts_with(SOCKET_IO_PATH)
+}
+
+/// The refusal of a request from an origin the server does not allow.
+fn forbidden() -> Response<Body> {
+    let mut res = Response::new(Body::from("origin not allowed\n"));
+    *res.status_mut() = StatusCode::FORBIDDEN;
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    res
+}
+
+/// The answer to a CORS preflight from an allowed origin: polling sends
+/// its packets with `POST` and `content-type: text/plain;charset=UTF-8`.
+fn preflight(origin: &HeaderValue) -> Response<Body> {
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::NO_CONTENT;
+    add_cors(res.headers_mut(), origin.clone());
+    let headers = res.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type"),
+    );
+    res
+}
+
+/// `res` in a [`Body`], with the CORS headers of `origin` if it has one.
+fn with_cors<RB, E>(
+    (res, origin): (Result<Response<RB>, E>, Option<HeaderValue>),
+) -> Result<Response<Body>, E>
+where
+    RB: HttpBody<Data = Bytes> + Send + 'static,
+    RB::Error: Into<BoxError>,
+{
+    let mut res = res?.map(Body::new);
+    if let Some(origin) = origin {
+        add_cors(res.headers_mut(), origin);
+    }
+    Ok(res)
+}
+
+/// Lets the page of `origin` read the response, cookies included.
+fn add_cors(headers: &mut HeaderMap, origin: HeaderValue) {
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
 }
 
 /// `req` with its URI and header values copied into allocations of their
 /// own, when it is a Socket.IO request.
 fn compact_head<B>(req: Request<B>) -> Request<B> {
-    if !req.uri().path().starts_with(SOCKET_IO_PATH) {
+    if !is_socket_io(req.uri()) {
         return req;
     }
     let (mut parts, body) = req.into_parts();
@@ -188,6 +320,25 @@ mod tests {
         for uri in [copied.uri(), original] {
             let path = uri.path_and_query().unwrap().as_str();
             assert!(!inside(path.as_ptr()), "{uri} is still in the buffer");
+        }
+    }
+
+    #[test]
+    fn origins_compare_as_browsers_send_them() {
+        let origins = AllowedOrigins::new(["HTTPS://App.Example.com:443/", "http://localhost:5173"]);
+        let allows = |origin: &'static str| origins.allows(&HeaderValue::from_static(origin));
+        assert!(allows("https://app.example.com"));
+        assert!(allows("https://APP.example.com"));
+        assert!(allows("http://localhost:5173"));
+        for other in [
+            "http://app.example.com",
+            "https://app.example.com:8443",
+            "https://app.example.com.evil.net",
+            "https://evil.net",
+            "http://localhost:3000",
+            "null",
+        ] {
+            assert!(!allows(other), "{other} allowed");
         }
     }
 

@@ -8,7 +8,7 @@ use socketioxide::{SocketIo, SocketIoBuilder};
 use crate::adapter::{ErasedIo, IoFamily, ServerAdapter};
 use crate::broadcaster::Broadcaster;
 use crate::error::ServerError;
-use crate::layer::ServerLayer;
+use crate::layer::{AllowedOrigins, ServerLayer};
 use crate::redis::RedisConfig;
 use crate::registry::{self, NamespaceDef};
 use crate::{protocol, redis};
@@ -48,6 +48,7 @@ pub struct ServerBuilder {
     ping_interval: Option<Duration>,
     ping_timeout: Option<Duration>,
     max_payload: u64,
+    origins: Option<AllowedOrigins>,
     install: bool,
 }
 
@@ -59,6 +60,7 @@ impl Default for ServerBuilder {
             ping_interval: None,
             ping_timeout: None,
             max_payload: DEFAULT_MAX_PAYLOAD,
+            origins: None,
             install: true,
         }
     }
@@ -104,6 +106,22 @@ impl ServerBuilder {
         self
     }
 
+    /// The only origins whose pages may open a Socket.IO connection, each
+    /// `scheme://host[:port]` (`https://app.example.com`,
+    /// `http://localhost:5173`; the host's case and a default port do not
+    /// matter). Default: any origin, as socket.io's own default.
+    ///
+    /// A request whose `Origin` header is not one of them is refused with
+    /// `403` before socketioxide sees it, on both transports; a request
+    /// without `Origin` (a client that is not a browser) is served. Polling
+    /// from an allowed origin gets the CORS headers it needs, credentials
+    /// included. An application that authenticates its sockets by cookie
+    /// should set it: see "Origins" in the guide.
+    pub fn allowed_origins<I: IntoIterator<Item = impl Into<String>>>(mut self, origins: I) -> Self {
+        self.origins = Some(AllowedOrigins::new(origins));
+        self
+    }
+
     /// Whether the server's broadcaster becomes the global one that
     /// [`broadcast`](crate::broadcast) uses (default: yes).
     pub fn install_broadcaster(mut self, install: bool) -> Self {
@@ -135,7 +153,7 @@ impl ServerBuilder {
     pub async fn build(self) -> Result<Server, ServerError> {
         let namespaces = registry::namespaces()?;
         let (layer, io) = self.socketio().build_layer();
-        Server::serve(layer, io, namespaces, self.install).await
+        Server::serve(layer, io, namespaces, self).await
     }
 
     /// Builds a server on the Redis adapter, serving every registered
@@ -153,7 +171,7 @@ impl ServerBuilder {
             prefix = config.prefix(),
             "fast-app: broadcasts shared through redis"
         );
-        Server::serve(layer, io, namespaces, self.install).await
+        Server::serve(layer, io, namespaces, self).await
     }
 
     /// Builds the server the environment asks for: on Redis when
@@ -198,7 +216,7 @@ impl Server {
         layer: socketioxide::layer::SocketIoLayer<A>,
         io: SocketIo<A>,
         namespaces: Vec<&'static NamespaceDef>,
-        install: bool,
+        builder: ServerBuilder,
     ) -> Result<Self, ServerError> {
         for &def in &namespaces {
             protocol::serve(&io, def).await?;
@@ -210,11 +228,11 @@ impl Server {
             );
         }
         let broadcaster = Broadcaster::from_io(io.clone());
-        if install {
+        if builder.install {
             broadcaster.install();
         }
         Ok(Self {
-            layer: ServerLayer::new(layer),
+            layer: ServerLayer::new(layer, builder.origins),
             io: A::erase::<IoFamily>(io),
             broadcaster,
             namespaces,
