@@ -5,6 +5,10 @@
 //! REDIS_SOCKETIO_URL=redis://localhost:6379/14 PORT=3001 cargo run --example chat
 //! ```
 //!
+//! `ALLOWED_ORIGINS=http://127.0.0.1:3000,https://app.example.com` limits
+//! the pages that may connect to those origins (default: any; see "Origins"
+//! in the guide).
+//!
 //! Without `REDIS_SOCKETIO_URL` it runs alone, on the in-process adapter.
 //! With it, every chat server on that Redis (and `REDIS_SOCKETIO_PREFIX`)
 //! shares broadcasts, and `cargo run --example worker` can broadcast to all
@@ -62,7 +66,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     // On Redis when REDIS_SOCKETIO_URL is set, else on the in-process adapter.
-    let server = Server::builder().build_from_env().await?;
+    let mut builder = Server::builder();
+    if let Ok(origins) = std::env::var("ALLOWED_ORIGINS") {
+        builder = builder.allowed_origins(origins.split(',').map(str::trim).filter(|o| !o.is_empty()));
+    }
+    let server = builder.build_from_env().await?;
     if !server.is_redis() {
         tracing::info!("chat: in-process adapter (single process; set REDIS_SOCKETIO_URL for Redis)");
     }
