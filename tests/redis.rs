@@ -182,6 +182,58 @@ async fn while_redis_is_down_broadcasts_fail_in_bounded_time_and_delivery_resume
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_missed_by_a_re_subscribing_server_are_counted() {
+    let redis = RedisServer::start();
+    let config = config(&redis, "shortfall");
+    let (a, b) = (Node::start(&config).await, Node::start(&config).await);
+    let (mut on_a, mut on_b) = (a.member("alice").await, b.member("bob").await);
+    assert!(a.server.broadcaster().broadcast(&said("both")).await.unwrap());
+    receives(&mut on_a, "both").await;
+    receives(&mut on_b, "both").await;
+    assert_eq!(fast_app::redis::publish_shortfalls("shortfall"), 0);
+
+    // Keep B out while its subscriber connection is gone: nobody new gets
+    // in (`maxclients`), and B's connection is killed (B started last).
+    let mut control = redis.control();
+    let subscribers = control.subscriber_ids();
+    assert_eq!(subscribers.len(), 2, "one subscriber connection per server");
+    assert_eq!(control.command(&["CONFIG", "SET", "maxclients", "1"]), "OK");
+    let b_id = subscribers[1].to_string();
+    assert_eq!(control.command(&["CLIENT", "KILL", "ID", &b_id]), "1");
+    // Acknowledged, as before: the message was published, to A alone.
+    assert!(a.server.broadcaster().broadcast(&said("lost")).await.unwrap());
+    receives(&mut on_a, "lost").await;
+
+    assert_eq!(control.command(&["CONFIG", "SET", "maxclients", "10000"]), "OK");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while redis.numsub("shortfall-request#/#") < 2 {
+        assert!(Instant::now() < deadline, "B did not subscribe again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The next publish reaches both again: the one B missed is counted.
+    assert!(a.server.broadcaster().broadcast(&said("after")).await.unwrap());
+    receives(&mut on_b, "after").await;
+    assert_eq!(fast_app::redis::publish_shortfalls("shortfall"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_that_reach_every_server_count_no_shortfall() {
+    let redis = RedisServer::start();
+    let config = config(&redis, "no-shortfall");
+    let (a, b) = (Node::start(&config).await, Node::start(&config).await);
+    let (mut on_a, mut on_b) = (a.member("alice").await, b.member("bob").await);
+    for text in ["one", "two", "three"] {
+        assert!(a.server.broadcaster().broadcast(&said(text)).await.unwrap());
+        assert!(b.server.broadcaster().broadcast(&said(text)).await.unwrap());
+        for client in [&mut on_a, &mut on_b] {
+            receives(client, text).await;
+            receives(client, text).await;
+        }
+    }
+    assert_eq!(fast_app::redis::publish_shortfalls("no-shortfall"), 0);
+}
+
 #[tokio::test]
 async fn starting_with_redis_unreachable_is_one_clear_error_naming_the_url() {
     let mut redis = RedisServer::start();

@@ -110,6 +110,16 @@ impl RedisServer {
         );
     }
 
+    /// A connection for commands, held until dropped: it stays in when
+    /// `maxclients` keeps everyone else out.
+    pub fn control(&self) -> Control {
+        let stream = self.hold_connection();
+        Control {
+            reader: std::io::BufReader::new(stream.try_clone().expect("clones the stream")),
+            stream,
+        }
+    }
+
     /// `PUBSUB NUMSUB channel`, through redis-cli.
     pub fn numsub(&self, channel: &str) -> u64 {
         let out = Command::new("redis-cli")
@@ -121,6 +131,54 @@ impl RedisServer {
             .nth(1)
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or_else(|| panic!("NUMSUB: {text}"))
+    }
+}
+
+/// A connection to a [`RedisServer`] that sends commands and reads replies
+/// (status, error, integer or bulk string).
+pub struct Control {
+    stream: std::net::TcpStream,
+    reader: std::io::BufReader<std::net::TcpStream>,
+}
+
+impl Control {
+    /// Sends `args` as one command and returns its reply's text (`-ERR ...`
+    /// for an error).
+    pub fn command(&mut self, args: &[&str]) -> String {
+        use std::io::{BufRead, Read, Write};
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        self.stream.write_all(request.as_bytes()).expect("sends");
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("a reply");
+        let line = line.trim_end();
+        match line.split_at(1) {
+            ("$", len) => {
+                let len: usize = len.parse().expect("a bulk length");
+                let mut body = vec![0; len + 2];
+                self.reader.read_exact(&mut body).expect("the bulk string");
+                body.truncate(len);
+                String::from_utf8(body).expect("text")
+            }
+            ("-", _) => line.to_owned(),
+            (_, rest) => rest.to_owned(),
+        }
+    }
+
+    /// The ids of the clients subscribed to at least one channel, oldest
+    /// first (`CLIENT LIST`'s `sub=` field).
+    pub fn subscriber_ids(&mut self) -> Vec<u64> {
+        let list = self.command(&["CLIENT", "LIST"]);
+        let mut ids: Vec<u64> = list
+            .lines()
+            .filter(|client| !client.split(' ').any(|field| field == "sub=0"))
+            .filter_map(|client| client.split(' ').find_map(|f| f.strip_prefix("id=")))
+            .map(|id| id.parse().expect("a client id"))
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 }
 

@@ -13,6 +13,7 @@ use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use tokio::sync::mpsc;
 
 use super::RedisConfig;
+use super::shortfall::Receivers;
 use crate::error::{RedisDriverError, Throttle};
 
 type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
@@ -33,6 +34,7 @@ pub struct RedisDriver {
     timeout: Duration,
     publish_only: bool,
     dropped: Arc<AtomicU64>,
+    receivers: Arc<Receivers>,
 }
 
 /// One Redis server through a connection manager, or a cluster with sharded pub/sub.
@@ -100,12 +102,20 @@ impl RedisDriver {
             timeout: config.timeout(),
             publish_only,
             dropped,
+            receivers: Arc::new(Receivers::new(config.prefix())),
         })
     }
 
     /// Messages from Redis dropped because the adapter's stream buffer was full.
     pub fn dropped_messages(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Publishes that reached fewer servers than were subscribed, by the
+    /// drivers on this driver's channel prefix in this process: see
+    /// [`publish_shortfalls`](super::publish_shortfalls).
+    pub fn publish_shortfalls(&self) -> u64 {
+        self.receivers.shortfalls()
     }
 }
 
@@ -245,11 +255,16 @@ impl Driver for RedisDriver {
     type Error = RedisDriverError;
 
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
-        match self.conn.clone() {
-            Conn::Single(mut conn) => within(self.timeout, conn.publish::<_, _, Value>(chan, val)).await?,
+        let reply = match self.conn.clone() {
+            Conn::Single(mut conn) => within(self.timeout, conn.publish::<_, _, Value>(&chan, val)).await?,
             #[cfg(feature = "cluster")]
-            Conn::Cluster(mut conn) => within(self.timeout, conn.spublish::<_, _, Value>(chan, val)).await?,
+            Conn::Cluster(mut conn) => within(self.timeout, conn.spublish::<_, _, Value>(&chan, val)).await?,
         };
+        // How many subscribers received it. A shortfall is still a success:
+        // the message was published; the loss is on the receiving side.
+        if let Value::Int(reached) = reply {
+            self.receivers.record(&chan, reached.max(0) as u64);
+        }
         Ok(())
     }
 

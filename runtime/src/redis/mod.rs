@@ -6,9 +6,11 @@
 
 mod config;
 mod driver;
+mod shortfall;
 
 pub use config::{DEFAULT_PREFIX, DEFAULT_REDIS_URL, RedisConfig};
 pub use driver::RedisDriver;
+pub use shortfall::publish_shortfalls;
 
 pub use crate::error::RedisDriverError;
 use crate::error::ServerError;
