@@ -22,11 +22,6 @@ pub use crate::check::{
 };
 pub use crate::redis::RedisAdapter;
 
-/// Converts an `on = ...` value; its bound is where a wrong target is reported.
-pub fn targets(value: impl crate::targets::IntoTargets) -> Targets {
-    Targets::from_value(value)
-}
-
 /// Deserializes a join payload into a room with fields. No payload at all
 /// (`Null`) reads as `{}`, so the error names the first missing field; any
 /// error says what the room `expected` (e.g. `{"chat_id": <integer>}`).
@@ -81,11 +76,6 @@ impl<'de> serde::Deserialize<'de> for NoFields {
     }
 }
 
-/// Converts a connect function's error into a refusal.
-pub fn refuse<E: Into<ConnectError>>(error: E) -> ConnectError {
-    error.into()
-}
-
 /// Checks at compile time that two rooms of one namespace have different keys.
 pub const fn keys_differ(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -104,9 +94,3 @@ pub const fn keys_differ(a: &str, b: &str) -> bool {
 
 pub use crate::__handler_table as handler_table;
 pub use socketioxide::socket::DisconnectReason;
-
-/// An `as = ...` payload, required where it is written to serialize and to
-/// cross threads (broadcasts run on any task).
-pub fn payload<T: serde::Serialize + Send + Sync>(payload: T) -> T {
-    payload
-}

@@ -14,8 +14,7 @@ use crate::adapter::HandlerTable;
 use crate::error::{ConnectError, Refusal, RegistryError};
 use crate::session::Session;
 
-/// A boxed, sendable future: what a type-erased operation returns.
-pub(crate) type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) use crate::check::BoxFuture;
 
 /// What a room's join or leave needs of a socket, whatever its adapter.
 pub(crate) trait Membership: Send + Sync {
