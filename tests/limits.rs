@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::future::IntoFuture;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -322,4 +323,178 @@ async fn a_paused_client_flooding_joins_writes_a_bounded_number_of_warnings() {
         expect(&mut bystander, "said").await,
         json!({ "chat_id": 1, "text": "served" })
     );
+}
+
+// ---- slow consumers -----------------------------------------------------------
+
+/// A server for this binary's namespaces under `fast_app::serve`, whose
+/// outbound limits `configure` sets; returns its URL.
+async fn served(
+    builder: fast_app::ServerBuilder,
+    configure: impl FnOnce(fast_app::Serve) -> fast_app::Serve,
+) -> TestServer {
+    let server = builder
+        .install_broadcaster(false)
+        .build()
+        .await
+        .expect("server builds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let app = axum::Router::new().layer(server.layer());
+    let serve =
+        configure(fast_app::serve(listener, app, &server)).with_shutdown_signal(std::future::pending());
+    tokio::spawn(serve.into_future());
+    TestServer { url, server }
+}
+
+/// A paused client that joined chat 1 and read its `joined` reply.
+async fn paused_member(url: &str) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    let (mut ws, _) = paused_client(url).await;
+    ws.send(Message::text(r#"42["join_chat",{"chat_id":1}]"#))
+        .await
+        .unwrap();
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) if text.contains("chat|1") => return ws,
+            Some(Ok(_)) => {}
+            other => panic!("closed before joining: {other:?}"),
+        }
+    }
+}
+
+/// Until one more connection than `before` has ended; returns why it did.
+async fn one_more_gone(before: usize) -> DisconnectReason {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(reason) = REASONS.lock().unwrap().get(before) {
+            return *reason;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slow consumer was not closed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Broadcasts `count` 16 kB lines to chat 1, each once the bystander has the
+/// one before (so only the paused client falls behind); every broadcast
+/// must succeed, and the bystander receive every line.
+async fn lines_to_chat_1(server: &TestServer, bystander: &mut Client, count: usize) {
+    let pad = "x".repeat(16 * 1024);
+    for i in 0..count {
+        let said = Said {
+            chat_id: 1,
+            text: format!("{i} {pad}"),
+        };
+        let sent = server.server.broadcaster().broadcast(&said).await;
+        assert!(matches!(sent, Ok(true)), "broadcast {i}: {sent:?}");
+        let got = expect(bystander, "said").await;
+        assert!(
+            got["text"].as_str().unwrap().starts_with(&format!("{i} ")),
+            "line {i} arrived as {:.20}",
+            got["text"]
+        );
+    }
+}
+
+/// The paused client's connection is closed: once it reads again, what the
+/// kernel held arrives, then the end.
+async fn ends(mut paused: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>) {
+    let read_all = async {
+        while let Some(Ok(message)) = paused.next().await {
+            if let Message::Close(_) = message {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read_all)
+        .await
+        .expect("the paused client's connection stayed open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_closed_past_its_backlog_and_no_broadcast_fails() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let logs = Logs::capture();
+    let warned = logs.count(" WARN ", "slow consumer closed");
+    // A small packet queue: without the byte bound it fills within the
+    // first hundred lines, and every broadcast after would fail.
+    let server = served(Server::builder().max_buffer_size(64), |serve| {
+        serve.max_outbound_bytes(256 * 1024)
+    })
+    .await;
+    let mut bystander = member(&server, "slow-bystander").await;
+    let paused = paused_member(&server.url).await;
+    let before = REASONS.lock().unwrap().len();
+
+    // 9.6 MB: past what the kernel's buffers hold, and past the bound.
+    lines_to_chat_1(&server, &mut bystander, 600).await;
+    assert_eq!(one_more_gone(before).await, DisconnectReason::TransportError);
+    ends(paused).await;
+
+    // Logged once, without a session id; the bystander is still served.
+    assert_eq!(logs.count(" WARN ", "slow consumer closed") - warned, 1);
+    assert_eq!(logs.count(" WARN ", "backlog passed 262144 bytes"), 1);
+    lines_to_chat_1(&server, &mut bystander, 3).await;
+    assert!(bystander.is_connected());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_takes_nothing_for_the_stall_timeout_is_closed() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let logs = Logs::capture();
+    let server = served(Server::builder(), |serve| {
+        serve
+            .max_outbound_bytes(256 << 20)
+            .write_stall_timeout(Duration::from_millis(500))
+    })
+    .await;
+    let mut bystander = member(&server, "stall-bystander").await;
+    let paused = paused_member(&server.url).await;
+    let before = REASONS.lock().unwrap().len();
+
+    // Far below the byte bound, but past the kernel's buffers: the rest
+    // waits, and nothing of it moves.
+    lines_to_chat_1(&server, &mut bystander, 400).await;
+    assert_eq!(one_more_gone(before).await, DisconnectReason::TransportError);
+    ends(paused).await;
+    assert!(logs.count(" WARN ", "it took nothing for 500ms") >= 1);
+    lines_to_chat_1(&server, &mut bystander, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_reads_slowly_but_keeps_up_is_not_closed() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = served(Server::builder(), |serve| {
+        serve
+            .max_outbound_bytes(256 * 1024)
+            .write_stall_timeout(Duration::from_secs(2))
+    })
+    .await;
+    let mut bystander = member(&server, "steady-bystander").await;
+    let mut reader = member(&server, "steady-reader").await;
+    let before = REASONS.lock().unwrap().len();
+
+    // Both take every line as it comes: a backlog never builds up.
+    let pad = "x".repeat(16 * 1024);
+    for i in 0..200 {
+        let said = Said {
+            chat_id: 1,
+            text: format!("{i} {pad}"),
+        };
+        assert!(matches!(
+            server.server.broadcaster().broadcast(&said).await,
+            Ok(true)
+        ));
+        expect(&mut bystander, "said").await;
+        expect(&mut reader, "said").await;
+    }
+    assert_eq!(
+        REASONS.lock().unwrap().len(),
+        before,
+        "{:?}",
+        REASONS.lock().unwrap()
+    );
+    assert!(reader.is_connected());
 }

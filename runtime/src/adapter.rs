@@ -121,7 +121,7 @@ where
     if !A::REMOTE {
         // This server's sockets only: there is no publish that could fail.
         let result = ns.to(rooms).emit(event, payload).await;
-        return result.map_err(|e| BroadcastError::not_delivered(namespace, event, e));
+        return BroadcastError::from_outcome(namespace, event, result);
     }
     let result = ns.to(rooms.clone()).emit(event, payload).await;
     if let Err(socketioxide::BroadcastError::Adapter(_)) = &result
@@ -131,7 +131,7 @@ where
         // skips this server's own sockets too: deliver to those at least.
         let _ = ns.local().to(rooms).emit(event, payload).await;
     }
-    result.map_err(|e| BroadcastError::not_delivered(namespace, event, e))
+    BroadcastError::from_outcome(namespace, event, result)
 }
 
 /// The broadcast operators of `namespace`, or the error that it is not served.

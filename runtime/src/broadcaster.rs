@@ -53,7 +53,7 @@ impl<A: Adapter> Transport for SocketIo<A> {
                 });
             };
             let result = ns.to(rooms).emit(event, payload).await;
-            result.map_err(|e| BroadcastError::not_delivered(namespace, event, e))
+            BroadcastError::from_outcome(namespace, event, result)
         })
     }
 }

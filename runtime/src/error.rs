@@ -157,14 +157,32 @@ pub enum BroadcastError {
 }
 
 impl BroadcastError {
-    /// A broadcast socketioxide did not fully deliver, reported (never
-    /// silent): a payload that does not serialize, a failed publish, or a
-    /// full per-socket queue.
-    pub(crate) fn not_delivered(
+    /// What a broadcast's outcome from socketioxide means for its caller.
+    ///
+    /// Sockets that could not take the packet are not a failure of the
+    /// broadcast: every other socket received it, and a retry would send
+    /// it to them twice. A full queue is a slow consumer's (counted in
+    /// `fast_app_packets_dropped_total`); a closed one belongs to a socket
+    /// that was leaving. What fails is a payload that does not serialize
+    /// and a publish to the other servers that did not happen.
+    pub(crate) fn from_outcome(
         namespace: &str,
         event: &'static str,
-        e: socketioxide::BroadcastError,
-    ) -> Self {
+        outcome: Result<(), socketioxide::BroadcastError>,
+    ) -> Result<(), Self> {
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(socketioxide::BroadcastError::Socket(sockets)) => {
+                dropped(namespace, event, &sockets);
+                Ok(())
+            }
+            Err(e) => Err(Self::not_delivered(namespace, event, e)),
+        }
+    }
+
+    /// A broadcast socketioxide did not deliver, reported (never silent): a
+    /// payload that does not serialize, or a failed publish.
+    fn not_delivered(namespace: &str, event: &'static str, e: socketioxide::BroadcastError) -> Self {
         if let socketioxide::BroadcastError::Serialize(e) = e {
             // Nothing was sent: the packet is built before any delivery.
             return Self::Serialize {
@@ -172,24 +190,17 @@ impl BroadcastError {
                 source: serde::ser::Error::custom(e),
             };
         }
-        let source = match e {
-            socketioxide::BroadcastError::Socket(sockets) => DeliveryError::Sockets(sockets.len()),
-            // socketioxide's adapter error is not `Sync`: its message is kept.
-            other => DeliveryError::Adapter(other.to_string()),
-        };
+        // socketioxide's adapter error is not `Sync`: its message is kept.
+        let source = DeliveryError::Adapter(e.to_string());
         static NOT_DELIVERED: Throttle = Throttle::new();
         match NOT_DELIVERED.admit() {
             Some(more) => tracing::warn!(
                 namespace,
                 event,
-                "fast-app: broadcast not fully delivered: {source}{}",
+                "fast-app: broadcast not delivered: {source}{}",
                 Throttle::more(more)
             ),
-            None => tracing::debug!(
-                namespace,
-                event,
-                "fast-app: broadcast not fully delivered: {source}"
-            ),
+            None => tracing::debug!(namespace, event, "fast-app: broadcast not delivered: {source}"),
         }
         Self::Transport {
             event: event.to_owned(),
@@ -199,15 +210,36 @@ impl BroadcastError {
     }
 }
 
-/// Why socketioxide did not deliver a broadcast everywhere: the
+/// Packets that sockets could not take: counted, and logged at most once a
+/// second. A socket whose queue is full is a slow consumer; the transport
+/// closes it (see `Serve::max_outbound_bytes`), or Engine.IO at its next
+/// heartbeat, and its client reconnects and resyncs.
+fn dropped(namespace: &str, event: &'static str, sockets: &[socketioxide::SocketError]) {
+    let full = sockets
+        .iter()
+        .filter(|e| matches!(e, socketioxide::SocketError::InternalChannelFull))
+        .count();
+    if full == 0 {
+        // Sockets closed between the room lookup and the send: they left.
+        return;
+    }
+    // METRICS-WIRE packets_dropped(namespace, event, full)
+    static DROPPED: Throttle = Throttle::new();
+    if let Some(more) = DROPPED.admit() {
+        tracing::warn!(
+            namespace,
+            event,
+            "fast-app: {full} slow socket(s) could not take a packet: their queue is full{}",
+            Throttle::more(more)
+        );
+    }
+}
+
+/// Why socketioxide did not deliver a broadcast: the
 /// [`source`](std::error::Error::source) of a [`BroadcastError::Transport`]
 /// from a server's own adapter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
-    /// This many sockets could not take the packet (their queue was full,
-    /// or closed); every other socket received it.
-    #[error("{0} socket(s) could not take the packet: queue full or closed")]
-    Sockets(usize),
     /// The adapter failed to hand the broadcast to the other servers (a
     /// Redis publish); this server's own sockets received it.
     #[error("{0}")]

@@ -33,7 +33,10 @@ pub use event::BroadcastEvent;
 pub use layer::ServerLayer;
 pub use namespace::{Namespace, ServedRoom};
 pub use room::{Room, RoomName, SEPARATOR};
-pub use serve::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT, Serve, serve};
+pub use serve::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_OUTBOUND_BYTES, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_WRITE_STALL_TIMEOUT, Serve, serve,
+};
 pub use server::{
     DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_PAYLOAD, DEFAULT_WS_READ_BUFFER_SIZE, Server, ServerBuilder,
 };

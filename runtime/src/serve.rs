@@ -12,20 +12,22 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use hyper::body::Incoming;
-use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
 use tower_service::Service;
 
 use crate::Server;
 use crate::adapter::ErasedIo;
+
+mod outbound;
+
+use outbound::{Limits, Outbound};
 
 /// Default of [`Serve::header_read_timeout`]: 10 s.
 ///
@@ -34,6 +36,24 @@ use crate::adapter::ErasedIo;
 /// finishes its head (or sends nothing, or idles between requests) costs.
 /// Node's `headersTimeout` is 60 s, hyper's default 30 s.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default of [`Serve::max_outbound_bytes`]: 4 MiB.
+///
+/// What a connection may owe its client beyond what the kernel's socket
+/// buffer holds (itself up to a few MB). It holds any plausible burst, 40
+/// messages at the default [`max_payload`](crate::ServerBuilder::max_payload)
+/// or 40 000 chat lines, and bounds what a client that stops reading costs
+/// the server; socketioxide's packet queue alone would hold up to
+/// [`max_buffer_size`](crate::ServerBuilder::max_buffer_size) packets of any
+/// size (400 MB of 100 kB messages).
+pub const DEFAULT_MAX_OUTBOUND_BYTES: usize = 4 << 20;
+
+/// Default of [`Serve::write_stall_timeout`]: 30 s.
+///
+/// A client whose connection takes no byte for this long while the server
+/// owes it some has stopped reading, or its network is gone; Engine.IO's own
+/// heartbeat cannot tell, as its pings wait in the same backlog.
+pub const DEFAULT_WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Default of [`Serve::shutdown_timeout`]: 10 s, well inside the 30 s a
 /// container orchestrator waits after SIGTERM before it kills.
@@ -68,6 +88,10 @@ pub fn serve(listener: TcpListener, router: Router, server: &Server) -> Serve {
         io,
         header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
         max_connections: None,
+        outbound: Limits {
+            max_bytes: DEFAULT_MAX_OUTBOUND_BYTES,
+            stall: DEFAULT_WRITE_STALL_TIMEOUT,
+        },
         shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         signal: None,
     }
@@ -81,6 +105,7 @@ pub struct Serve {
     io: ErasedIo,
     header_read_timeout: Duration,
     max_connections: Option<usize>,
+    outbound: Limits,
     shutdown_timeout: Duration,
     signal: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
@@ -105,6 +130,30 @@ impl Serve {
     /// (`ulimit -n`), leaving room for Redis and files.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = Some(connections);
+        self
+    }
+
+    /// The most a connection may owe its client, in bytes, beyond what the
+    /// kernel's socket buffer took (default [`DEFAULT_MAX_OUTBOUND_BYTES`]).
+    ///
+    /// A client that stops reading (a paused tab, a stalled network, an
+    /// attacker) makes the server hold every packet sent to it. Past this
+    /// bound it is a slow consumer: its connection is closed, its client
+    /// reconnects (and resyncs, as after any reconnect), and every other
+    /// socket keeps receiving; broadcasts to it do not fail. One write
+    /// larger than the bound, when nothing else is owed, is still accepted.
+    /// With it, [`ServerBuilder::max_buffer_size`](crate::ServerBuilder::max_buffer_size)
+    /// bounds the packets queued before this backlog, for a polling client
+    /// above all (Engine.IO closes one whose queue is full at its next ping).
+    pub fn max_outbound_bytes(mut self, bytes: usize) -> Self {
+        self.outbound.max_bytes = bytes;
+        self
+    }
+
+    /// How long a connection may take no byte of what it owes before it
+    /// is closed as a slow consumer (default [`DEFAULT_WRITE_STALL_TIMEOUT`]).
+    pub fn write_stall_timeout(mut self, timeout: Duration) -> Self {
+        self.outbound.stall = timeout;
         self
     }
 
@@ -134,6 +183,7 @@ impl Serve {
             io,
             header_read_timeout,
             max_connections,
+            outbound,
             shutdown_timeout,
             signal,
         } = self;
@@ -178,7 +228,10 @@ impl Serve {
                 async move { router.call(request).await }
             });
             let connection = http
-                .serve_connection(Counted::new(stream, permit), service)
+                .serve_connection(
+                    TokioIo::new(Outbound::new(stream, peer, outbound, permit)),
+                    service,
+                )
                 .with_upgrades();
             let mut phase = stop.subscribe();
             tokio::spawn(async move {
@@ -249,6 +302,8 @@ impl std::fmt::Debug for Serve {
             .field("listener", &self.listener)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("max_connections", &self.max_connections)
+            .field("max_outbound_bytes", &self.outbound.max_bytes)
+            .field("write_stall_timeout", &self.outbound.stall)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .finish_non_exhaustive()
     }
@@ -326,57 +381,5 @@ impl Refused {
             self.since_logged = 0;
             self.logged = Some(now);
         }
-    }
-}
-
-/// A TCP connection with its place under the connection limit, which it
-/// keeps until it is closed, through a websocket upgrade too.
-struct Counted {
-    io: TokioIo<TcpStream>,
-    _permit: Option<OwnedSemaphorePermit>,
-}
-
-impl Counted {
-    fn new(stream: TcpStream, permit: Option<OwnedSemaphorePermit>) -> Self {
-        Self {
-            io: TokioIo::new(stream),
-            _permit: permit,
-        }
-    }
-}
-
-impl Read for Counted {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl Write for Counted {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 }
