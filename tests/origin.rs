@@ -51,11 +51,23 @@ impl Reply {
 
 /// Sends one HTTP/1.1 request with `Origin: origin` (none if `None`).
 async fn request(url: &str, method: &str, path: &str, origin: Option<&str>, body: &str) -> Reply {
+    request_with(url, method, path, origin, "", body).await
+}
+
+/// [`request`], with `extra` header lines (each ending in `\r\n`).
+async fn request_with(
+    url: &str,
+    method: &str,
+    path: &str,
+    origin: Option<&str>,
+    extra: &str,
+    body: &str,
+) -> Reply {
     let addr = url.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("http connect");
     let origin = origin.map(|o| format!("origin: {o}\r\n")).unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\n{origin}content-type: text/plain;charset=UTF-8\r\n\
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\n{origin}{extra}content-type: text/plain;charset=UTF-8\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
@@ -161,6 +173,15 @@ async fn a_preflight_from_the_app_is_answered() {
     assert_cors(&reply, APP);
     assert_eq!(reply.header("access-control-allow-methods"), Some("GET, POST"));
     assert_eq!(reply.header("access-control-allow-headers"), Some("content-type"));
+
+    // A client's extra headers (socket.io-client's `extraHeaders`) are allowed.
+    let asked = "access-control-request-headers: authorization, x-tenant\r\n";
+    let reply = request_with(&server.url, "OPTIONS", HANDSHAKE, Some(APP), asked, "").await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(
+        reply.header("access-control-allow-headers"),
+        Some("authorization, x-tenant")
+    );
 
     let reply = request(&server.url, "OPTIONS", HANDSHAKE, Some(EVIL), "").await;
     assert_eq!(reply.status, 403);

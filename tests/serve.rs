@@ -143,6 +143,54 @@ async fn a_connection_that_sends_nothing_is_closed_after_the_header_read_timeout
 }
 
 #[tokio::test]
+async fn a_request_body_that_never_finishes_is_failed_after_the_body_read_timeout() {
+    let server = Server::builder()
+        .install_broadcaster(false)
+        .build()
+        .await
+        .expect("server builds");
+    let routes = axum::Router::new().route(
+        "/upload",
+        axum::routing::post(|body: axum::body::Bytes| async move { format!("{} bytes", body.len()) }),
+    );
+    let served = Served::on(server, routes, |s| {
+        s.body_read_timeout(Duration::from_millis(200))
+    })
+    .await;
+
+    // A whole body is read.
+    let mut whole = TcpStream::connect(&served.addr).await.unwrap();
+    whole
+        .write_all(
+            b"POST /upload HTTP/1.1\r\nhost: test\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello",
+        )
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(BOUND, whole.read_to_string(&mut response))
+        .await
+        .expect("an answer")
+        .unwrap();
+    assert!(response.ends_with("5 bytes"), "{response}");
+
+    // One that announces 1000 bytes and sends 10 is answered 400, and closed.
+    let mut stuck = TcpStream::connect(&served.addr).await.unwrap();
+    stuck
+        .write_all(b"POST /upload HTTP/1.1\r\nhost: test\r\ncontent-length: 1000\r\n\r\n0123456789")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(BOUND, stuck.read_to_end(&mut response)).await;
+    assert!(
+        read.is_ok(),
+        "the server still holds the connection after {BOUND:?}"
+    );
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    served.shut_down().await;
+}
+
+#[tokio::test]
 async fn over_max_connections_a_connection_is_closed_and_the_others_are_served() {
     // Long enough that the two held connections outlive the third's refusal.
     let served = Served::start(Server::builder(), |s| {

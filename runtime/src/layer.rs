@@ -139,7 +139,8 @@ where
                     return Either::Left(future::ready(Ok(forbidden())));
                 }
                 Some(origin) if req.method() == Method::OPTIONS => {
-                    return Either::Left(future::ready(Ok(preflight(origin))));
+                    let asked = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS);
+                    return Either::Left(future::ready(Ok(preflight(origin, asked))));
                 }
                 // Allowed, or no `Origin`: not a browser's page.
                 origin => origin.cloned(),
@@ -166,8 +167,10 @@ fn forbidden() -> Response<Body> {
 }
 
 /// The answer to a CORS preflight from an allowed origin: polling sends
-/// its packets with `POST` and `content-type: text/plain;charset=UTF-8`.
-fn preflight(origin: &HeaderValue) -> Response<Body> {
+/// its packets with `POST` and `content-type: text/plain;charset=UTF-8`,
+/// and a client's `extraHeaders` (an `authorization`, say) are what the
+/// browser asks for: the headers asked for are allowed, as the origin is.
+fn preflight(origin: &HeaderValue, asked: Option<&HeaderValue>) -> Response<Body> {
     let mut res = Response::new(Body::empty());
     *res.status_mut() = StatusCode::NO_CONTENT;
     add_cors(res.headers_mut(), origin.clone());
@@ -178,7 +181,9 @@ fn preflight(origin: &HeaderValue) -> Response<Body> {
     );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("content-type"),
+        asked
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("content-type")),
     );
     res
 }

@@ -24,7 +24,9 @@ use tower_service::Service;
 
 use crate::Server;
 use crate::adapter::ErasedIo;
+use crate::error::Throttle;
 
+mod body;
 mod outbound;
 
 use outbound::{Limits, Outbound};
@@ -36,6 +38,15 @@ use outbound::{Limits, Outbound};
 /// finishes its head (or sends nothing, or idles between requests) costs.
 /// Node's `headersTimeout` is 60 s, hyper's default 30 s.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default of [`Serve::body_read_timeout`]: 30 s.
+///
+/// What Socket.IO clients post (polling packets, at most
+/// [`max_payload`](crate::ServerBuilder::max_payload)) arrives in
+/// milliseconds; thirty seconds leaves room for an application's own
+/// uploads on a slow link, and bounds what a client that announces a body
+/// and stops sending costs. Node's `requestTimeout` (head and body) is 300 s.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Default of [`Serve::max_outbound_bytes`]: 4 MiB.
 ///
@@ -87,6 +98,7 @@ pub fn serve(listener: TcpListener, router: Router, server: &Server) -> Serve {
         router,
         io,
         header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+        body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         max_connections: None,
         outbound: Limits {
             max_bytes: DEFAULT_MAX_OUTBOUND_BYTES,
@@ -104,6 +116,7 @@ pub struct Serve {
     router: Router,
     io: ErasedIo,
     header_read_timeout: Duration,
+    body_read_timeout: Duration,
     max_connections: Option<usize>,
     outbound: Limits,
     shutdown_timeout: Duration,
@@ -119,6 +132,16 @@ impl Serve {
     /// A connection upgraded to websocket is Engine.IO's to watch (pings).
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a request may take to send its body, from the end of its
+    /// head (default [`DEFAULT_BODY_READ_TIMEOUT`]). Past it, reading the
+    /// body fails (the handler sees an error; an extractor answers 400) and
+    /// the connection is closed. Raise it for routes that take large
+    /// uploads.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
         self
     }
 
@@ -182,6 +205,7 @@ impl Serve {
             router,
             io,
             header_read_timeout,
+            body_read_timeout,
             max_connections,
             outbound,
             shutdown_timeout,
@@ -221,7 +245,9 @@ impl Serve {
             };
             let _ = stream.set_nodelay(true);
             let router = router.clone();
-            let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let mut request =
+                    request.map(|b| axum::body::Body::new(body::Timed::new(b, body_read_timeout)));
                 // What `into_make_service_with_connect_info` gives under axum::serve.
                 request.extensions_mut().insert(ConnectInfo(peer));
                 let mut router = router.clone();
@@ -301,6 +327,7 @@ impl std::fmt::Debug for Serve {
         f.debug_struct("Serve")
             .field("listener", &self.listener)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
             .field("max_connections", &self.max_connections)
             .field("max_outbound_bytes", &self.outbound.max_bytes)
             .field("write_stall_timeout", &self.outbound.stall)
@@ -350,14 +377,19 @@ async fn terminate() {
 }
 
 /// An accept error: a failed connection is skipped; anything else (out of
-/// file descriptors, above all) is logged, and accepting resumes after a
-/// pause, so that the loop does not spin while connections close.
+/// file descriptors, above all) is logged at most once a second, and
+/// accepting resumes after a pause, so that the loop does not spin while
+/// connections close.
 async fn accept_error(e: io::Error) {
     use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
     if matches!(e.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
         return;
     }
-    tracing::error!(error = %e, "fast-app: accept error");
+    static ACCEPT: Throttle = Throttle::new();
+    match ACCEPT.admit() {
+        Some(more) => tracing::error!(error = %e, "fast-app: accept error{}", Throttle::more(more)),
+        None => tracing::debug!(error = %e, "fast-app: accept error"),
+    }
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
