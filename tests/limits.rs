@@ -464,7 +464,7 @@ async fn a_client_that_takes_nothing_for_the_stall_timeout_is_closed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_reads_slowly_but_keeps_up_is_not_closed() {
+async fn a_client_that_keeps_up_with_16_kb_lines_is_never_closed() {
     let _one = ONE_AT_A_TIME.lock().await;
     let server = served(Server::builder(), |serve| {
         serve
