@@ -589,3 +589,37 @@ pub(crate) fn packets_dropped(namespace: &str, event: &str, n: u64) {
         counter!(PACKETS_DROPPED, &labels).increment(n);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_event_table_finds_a_name_by_its_address() {
+        let table = EventTable {
+            slots: [const { OnceLock::new() }; EVENT_SLOTS],
+        };
+        let first = table.get("table_event").expect("a slot");
+        assert!(std::ptr::eq(first, table.get("table_event").expect("a slot")));
+        // The same text at another address is another entry (with the same series).
+        let copy: &'static str = Box::leak(String::from("table_event").into_boxed_str());
+        let second = table.get(copy).expect("a slot");
+        assert!(!std::ptr::eq(first, second));
+        assert_eq!(second.event, "table_event");
+    }
+
+    #[test]
+    fn a_full_event_table_says_so() {
+        let table = EventTable {
+            slots: [const { OnceLock::new() }; EVENT_SLOTS],
+        };
+        let names: Vec<&'static str> = (0..EVENT_SLOTS)
+            .map(|i| &*Box::leak(format!("event_{i}").into_boxed_str()))
+            .collect();
+        for name in &names {
+            assert_eq!(table.get(name).expect("room left").event, *name);
+        }
+        assert!(table.get("one_too_many").is_none());
+        assert_eq!(table.get(names[7]).expect("still found").event, "event_7");
+    }
+}
