@@ -2,6 +2,7 @@
 # Instructions per broadcast through the derive and through a hand-written
 # socketioxide emit, counted by callgrind in one run (deterministic, unlike
 # wall time on a shared machine). Usage: bash bench/emit-cost.sh [EVENTS]
+# METRICS=1 bash bench/emit-cost.sh: with the Prometheus recorder installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events="${1:-5000}"

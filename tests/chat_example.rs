@@ -18,7 +18,10 @@ use socketio_test_client::Client;
 async fn the_chat_example_follows_its_documented_policy() {
     // One server for the whole flow: the example broadcasts through the global broadcaster.
     let server = Server::builder().build().await.expect("chat server builds");
-    let url = serve_on_loopback(http::routes().layer(server.layer())).await;
+    let url = serve_on_loopback(
+        http::routes(&fast_app::metrics::install().expect("metrics install")).layer(server.layer()),
+    )
+    .await;
     let client = |token: &'static str| {
         let url = url.clone();
         async move {

@@ -27,7 +27,10 @@ async fn chat_server(config: &RedisConfig, install: bool) -> String {
         .build_redis(config)
         .await
         .expect("chat server on redis");
-    serve_on_loopback(http::routes().layer(server.layer())).await
+    serve_on_loopback(
+        http::routes(&fast_app::metrics::install().expect("metrics install")).layer(server.layer()),
+    )
+    .await
 }
 
 async fn in_chat_1(url: &str, name: &str) -> Client {

@@ -184,6 +184,7 @@ async fn while_redis_is_down_broadcasts_fail_in_bounded_time_and_delivery_resume
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishes_missed_by_a_re_subscribing_server_are_counted() {
+    let metrics = fast_app::metrics::install().expect("the recorder installs");
     let redis = RedisServer::start();
     let config = config(&redis, "shortfall");
     let (a, b) = (Node::start(&config).await, Node::start(&config).await);
@@ -215,6 +216,15 @@ async fn publishes_missed_by_a_re_subscribing_server_are_counted() {
     assert!(a.server.broadcaster().broadcast(&said("after")).await.unwrap());
     receives(&mut on_b, "after").await;
     assert_eq!(fast_app::redis::publish_shortfalls("shortfall"), 1);
+    // ...and in the metrics, with the reconnect of B's connection.
+    let scrape = common::scrape::Scrape::parse(&metrics.render());
+    let prefix = [("prefix", "shortfall")];
+    assert_eq!(
+        scrape.value("fast_app_redis_publish_shortfalls_total", &prefix),
+        1.0
+    );
+    assert_eq!(scrape.value("fast_app_redis_connected", &prefix), 2.0);
+    assert_eq!(scrape.value("fast_app_redis_reconnects_total", &prefix), 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

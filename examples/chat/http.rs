@@ -6,16 +6,19 @@ use axum::response::Html;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use fast_app::broadcast;
+use fast_app::metrics::Metrics;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::socketio::{Chat, MessageSent, UpdateChat};
 
-pub fn routes() -> Router {
+/// The page, the broadcasting endpoints, and `GET /metrics` (Prometheus).
+pub fn routes(metrics: &Metrics) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/chats/{id}/messages", post(post_message))
         .route("/chats/{id}", put(put_chat))
+        .merge(metrics.router("/metrics"))
 }
 
 /// The chat page: pick a name, join a chat, send and receive messages.

@@ -32,6 +32,9 @@
 //! - `PUT /chats/{id}` with JSON `{"title", "archived"}` broadcasts
 //!   `update_chat` to the chat, unless the chat is archived.
 //! - `GET /` is a chat page for people: pick a name, join a chat, talk.
+//! - `GET /metrics` is for Prometheus: connections, joins, broadcasts, Redis
+//!   (see "Metrics" in the guide). A real deployment serves it where only
+//!   the scraper reaches it.
 
 mod http;
 mod socketio;
@@ -74,7 +77,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if !server.is_redis() {
         tracing::info!("chat: in-process adapter (single process; set REDIS_SOCKETIO_URL for Redis)");
     }
-    let app = http::routes().layer(server.layer());
+    let metrics = fast_app::metrics::install()?;
+    let app = http::routes(&metrics).layer(server.layer());
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
         .await
         .map_err(|e| format!("cannot listen on port {port}: {e}"))?;

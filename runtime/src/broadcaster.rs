@@ -14,6 +14,7 @@ use socketioxide::adapter::Adapter;
 use crate::adapter::{self, ErasedIo, IoFamily, ServerAdapter, on_adapter};
 use crate::error::{BroadcastError, RegistryError, ServerError};
 use crate::event::BroadcastEvent;
+use crate::metrics;
 use crate::redis::{self, RedisConfig};
 use crate::registry;
 use crate::targets::{DEFAULT_NAMESPACE, Group, Target, Targets};
@@ -182,6 +183,14 @@ impl Broadcaster {
     /// `Ok(true)`: handed to the transport for every namespace. An error
     /// reports every part that failed.
     pub async fn broadcast<E: BroadcastEvent>(&self, event: &E) -> Result<bool, BroadcastError> {
+        let started = metrics::broadcast_started();
+        let result = self.send(event).await;
+        metrics::broadcast_done(E::NAME, started, &result);
+        result
+    }
+
+    /// [`broadcast`](Self::broadcast), uncounted.
+    async fn send<E: BroadcastEvent>(&self, event: &E) -> Result<bool, BroadcastError> {
         if !event.broadcast_when().await {
             return Ok(false);
         }

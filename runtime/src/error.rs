@@ -343,6 +343,19 @@ impl RedisDriverError {
     }
 }
 
+/// Why [`metrics::install`](crate::metrics::install) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// Another recorder of the `metrics` crate is installed in this process
+    /// (a process has one); fast-app records into it through the `metrics`
+    /// crate all the same, but cannot render it.
+    #[error("another `metrics` recorder is installed already")]
+    OtherRecorder,
+    /// The recorder could not be built.
+    #[error("cannot install the Prometheus recorder")]
+    Install(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// A warning that clients or traffic can repeat, written at most once a
 /// second: the lines in between go to DEBUG, counted, and the next warning
 /// says how many there were. One per call site, in a `static`.

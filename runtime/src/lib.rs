@@ -11,6 +11,7 @@ pub mod check;
 mod error;
 mod event;
 mod layer;
+pub mod metrics;
 mod namespace;
 mod protocol;
 pub mod redis;
@@ -27,7 +28,8 @@ pub mod __private;
 pub use adapter::ServerAdapter;
 pub use broadcaster::{Broadcaster, Recorded, Recording, Transport, broadcast};
 pub use error::{
-    BroadcastError, ConnectError, DeliveryError, InvalidRoomName, RegistryError, ServerError, ValidationError,
+    BroadcastError, ConnectError, DeliveryError, InvalidRoomName, MetricsError, RegistryError, ServerError,
+    ValidationError,
 };
 pub use event::BroadcastEvent;
 pub use layer::ServerLayer;

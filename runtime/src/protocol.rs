@@ -27,6 +27,7 @@ use socketioxide::socket::DisconnectReason;
 
 use crate::adapter::{HandlerTable, ServerAdapter};
 use crate::error::{ConnectError, Refusal, ServerError, Throttle};
+use crate::metrics::{NamespaceMetrics, RequestMetrics};
 use crate::namespace::Namespace;
 use crate::registry::{BoxFuture, Membership, NamespaceDef, RoomEntry};
 use crate::room::Room;
@@ -72,9 +73,16 @@ pub(crate) async fn serve<A: ServerAdapter>(
     io: &SocketIo<A>,
     def: &'static NamespaceDef,
 ) -> Result<(), ServerError> {
-    let rooms: Arc<[RoomEvents]> = def.rooms.iter().map(RoomEvents::new).collect();
+    let rooms: Arc<[RoomEvents]> = def.rooms.iter().map(|room| RoomEvents::new(def, room)).collect();
+    let metrics = Arc::new(NamespaceMetrics::new(def.path));
     let handler = (async || {}).with(move |socket: SocketRef<A>, TryData(auth): TryData<Value>| {
-        connect(def, rooms.clone(), socket, auth.unwrap_or(Value::Null))
+        connect(
+            def,
+            rooms.clone(),
+            metrics.clone(),
+            socket,
+            auth.unwrap_or(Value::Null),
+        )
     });
     A::ready(io.ns(def.path, handler))
         .await
@@ -90,18 +98,24 @@ pub(crate) async fn serve<A: ServerAdapter>(
 async fn connect<A: ServerAdapter>(
     def: &'static NamespaceDef,
     rooms: Arc<[RoomEvents]>,
+    metrics: Arc<NamespaceMetrics>,
     socket: SocketRef<A>,
     auth: Value,
 ) -> Result<(), ConnectError> {
     let session = Session::for_socket(socket.id, socket.ns());
-    (def.connect)(&session, &auth).await?;
+    if let Err(e) = (def.connect)(&session, &auth).await {
+        metrics.refused();
+        return Err(e);
+    }
     socket.extensions.insert(session.clone());
     socket.extensions.insert(NotSent::default());
     for room in rooms.iter() {
-        on_request(&socket, room.join, "joined", room.entry.join);
-        on_request(&socket, room.leave, "left", room.entry.leave);
+        on_request(&socket, room.join, "joined", room.entry.join, room.joins.clone());
+        on_request(&socket, room.leave, "left", room.entry.leave, room.leaves.clone());
     }
+    let open = metrics.opened();
     socket.on_disconnect(move |reason: DisconnectReason| async move {
+        metrics.closed(open);
         (def.disconnect)(&session, reason).await;
     });
     if let Some(table) = &def.handlers {
@@ -110,19 +124,23 @@ async fn connect<A: ServerAdapter>(
     Ok(())
 }
 
-/// A room's client event names, made once per server.
+/// A room's client event names and their outcome counters, made once per server.
 struct RoomEvents {
     join: &'static str,
     leave: &'static str,
     entry: &'static RoomEntry,
+    joins: Arc<RequestMetrics>,
+    leaves: Arc<RequestMetrics>,
 }
 
 impl RoomEvents {
-    fn new(entry: &'static RoomEntry) -> Self {
+    fn new(def: &'static NamespaceDef, entry: &'static RoomEntry) -> Self {
         Self {
             join: intern(format!("join_{}", entry.key)),
             leave: intern(format!("leave_{}", entry.key)),
             entry,
+            joins: Arc::new(RequestMetrics::join(def.path, entry.key)),
+            leaves: Arc::new(RequestMetrics::leave(def.path, entry.key)),
         }
     }
 }
@@ -146,12 +164,13 @@ fn intern(name: String) -> &'static str {
 
 /// Answers client event `request` (`join_K` / `leave_K`) with `op`: the
 /// outcome event (`done` or `error`), and the same payload as the
-/// acknowledgement when the client asked for one.
+/// acknowledgement when the client asked for one; counts the outcome.
 fn on_request<A: Adapter>(
     socket: &SocketRef<A>,
     request: &'static str,
     done: &'static str,
     op: crate::registry::RoomOp,
+    metrics: Arc<RequestMetrics>,
 ) {
     socket.on(
         request,
@@ -160,6 +179,7 @@ fn on_request<A: Adapter>(
             let payload = payload.unwrap_or(Value::Null);
             let session = socket.extensions.get::<Session>().unwrap_or_default();
             let outcome = op(&session, payload, &socket).await;
+            metrics.record(&outcome);
             reply(&socket, ack, request, done, outcome);
         },
     );

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod scrape;
+
 use std::time::Duration;
 
 use fast_app::{Server, ServerBuilder};

@@ -3,7 +3,9 @@
 //! through the derive and N through a hand-written socketioxide emit,
 //! alternating in chunks. Run under callgrind by `bench/emit-cost.sh`, which
 //! reads the inclusive cost of `derive_chunk` and `hand_chunk`: the emits
-//! only, each path's own work, the same deliveries.
+//! only, each path's own work, the same deliveries. With `METRICS=1`, the
+//! Prometheus recorder is installed first (`fast_app::metrics::install`), so
+//! the derive's broadcasts are counted and timed.
 
 use fast_app::socketioxide::adapter::LocalAdapter;
 use fast_app_bench::emits::{
@@ -19,6 +21,10 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let metrics = std::env::var("METRICS").is_ok_and(|v| v == "1");
+    if metrics {
+        fast_app::metrics::install().expect("the Prometheus recorder installs");
+    }
     runtime().block_on(async {
         let (server, url) = fast_app_server().await;
         let audience = audience(&url).await;
@@ -36,7 +42,7 @@ fn main() {
         }
         let per = |d: std::time::Duration| d.as_secs_f64() * 1e9 / events as f64;
         println!(
-            "EMIT-COST events={events} derive_ns={:.0} hand_ns={:.0}",
+            "EMIT-COST events={events} metrics={metrics} derive_ns={:.0} hand_ns={:.0}",
             per(derive),
             per(hand)
         );

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use super::RedisConfig;
 use super::shortfall::Receivers;
 use crate::error::{RedisDriverError, Throttle};
+use crate::metrics::RedisMetrics;
 
 type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
 
@@ -35,6 +36,7 @@ pub struct RedisDriver {
     publish_only: bool,
     dropped: Arc<AtomicU64>,
     receivers: Arc<Receivers>,
+    metrics: Arc<RedisMetrics>,
 }
 
 /// One Redis server through a connection manager, or a cluster with sharded pub/sub.
@@ -82,15 +84,19 @@ impl RedisDriver {
     async fn open_once(config: &RedisConfig, publish_only: bool) -> Result<Self, RedisDriverError> {
         let handlers = Handlers::default();
         let dropped = Arc::new(AtomicU64::new(0));
-        let push = (!publish_only).then(|| {
-            let (handlers, dropped) = (handlers.clone(), dropped.clone());
+        let metrics = RedisMetrics::new(config.prefix());
+        // Every driver hears of its connection's loss (a publish-only one has
+        // no subscription, so no message, to route).
+        let push = {
+            let (handlers, dropped, metrics) = (handlers.clone(), dropped.clone(), metrics.clone());
             move |push: PushInfo| {
-                route(push, &handlers, &dropped);
+                route(push, &handlers, &dropped, &metrics);
                 Ok::<(), std::convert::Infallible>(())
             }
-        });
+        };
+        let subscriber = !publish_only;
         let conn = match config.cluster_nodes() {
-            None => Conn::Single(connect_single(config, push).await?),
+            None => Conn::Single(connect_single(config, push, subscriber).await?),
             #[cfg(feature = "cluster")]
             Some(nodes) => Conn::Cluster(connect_cluster(config, nodes, push).await?),
             #[cfg(not(feature = "cluster"))]
@@ -102,7 +108,8 @@ impl RedisDriver {
             timeout: config.timeout(),
             publish_only,
             dropped,
-            receivers: Arc::new(Receivers::new(config.prefix())),
+            receivers: Arc::new(Receivers::new(config.prefix(), metrics.clone())),
+            metrics,
         })
     }
 
@@ -117,11 +124,28 @@ impl RedisDriver {
     pub fn publish_shortfalls(&self) -> u64 {
         self.receivers.shortfalls()
     }
+
+    /// `result`, having noted what it says of the connection: Redis
+    /// answered (it is up), or it was lost or did not answer in time.
+    fn seen<T>(&self, result: Result<T, RedisDriverError>) -> Result<T, RedisDriverError> {
+        match &result {
+            Ok(_) => self.metrics.up(),
+            Err(RedisDriverError::Timeout(_)) => self.metrics.down(),
+            Err(RedisDriverError::Redis(e))
+                if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() =>
+            {
+                self.metrics.down()
+            }
+            Err(_) => {}
+        }
+        result
+    }
 }
 
 async fn connect_single(
     config: &RedisConfig,
-    push: Option<impl redis::aio::AsyncPushSender>,
+    push: impl redis::aio::AsyncPushSender,
+    subscriber: bool,
 ) -> Result<ConnectionManager, RedisDriverError> {
     let client = redis::Client::open(config.url())?;
     // The manager below retries for ever, inside our timeout: what stopped
@@ -148,12 +172,13 @@ async fn connect_single(
         // Every request of ours runs under `within`, so one timer bounds it.
         // A subscriber keeps the connection's own timer as well, for the
         // subscriptions it sends again by itself after a reconnect.
-        .set_response_timeout(push.is_some().then(|| config.timeout()))
+        .set_response_timeout(subscriber.then(|| config.timeout()))
         // Keep trying, at least every second, for as long as Redis is away.
         .set_number_of_retries(usize::MAX)
-        .set_max_delay(Duration::from_secs(1));
-    if let Some(push) = push {
-        manager = manager.set_automatic_resubscription().set_push_sender(push);
+        .set_max_delay(Duration::from_secs(1))
+        .set_push_sender(push);
+    if subscriber {
+        manager = manager.set_automatic_resubscription();
     }
     within(
         config.timeout(),
@@ -189,17 +214,15 @@ async fn greeting(client: &redis::Client, timeout: Duration) -> Option<RedisDriv
 async fn connect_cluster(
     config: &RedisConfig,
     nodes: &[String],
-    push: Option<impl redis::aio::AsyncPushSender>,
+    push: impl redis::aio::AsyncPushSender,
 ) -> Result<redis::cluster_async::ClusterConnection, RedisDriverError> {
     // The cluster connection reconnects and subscribes again by itself.
-    let mut builder = redis::cluster::ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+    let client = redis::cluster::ClusterClientBuilder::new(nodes.iter().map(String::as_str))
         .use_protocol(redis::ProtocolVersion::RESP3)
         .connection_timeout(config.timeout())
-        .response_timeout(config.timeout());
-    if let Some(push) = push {
-        builder = builder.push_sender(push);
-    }
-    let client = builder.build()?;
+        .response_timeout(config.timeout())
+        .push_sender(push)
+        .build()?;
     within(config.timeout(), client.get_async_connection()).await
 }
 
@@ -214,10 +237,17 @@ async fn within<T>(
     }
 }
 
-/// Hands a pub/sub message to its channel's stream; a full stream drops it, loudly.
-fn route(push: PushInfo, handlers: &Handlers, dropped: &AtomicU64) {
-    if !matches!(push.kind, PushKind::Message | PushKind::SMessage) {
-        return;
+/// Hands a pub/sub message to its channel's stream; a full stream drops it,
+/// loudly. Notes what a push says of the connection: lost
+/// (`Disconnection`, sent by the client library), or up.
+fn route(push: PushInfo, handlers: &Handlers, dropped: &AtomicU64, metrics: &RedisMetrics) {
+    match push.kind {
+        PushKind::Message | PushKind::SMessage => {
+            metrics.up();
+            metrics.received();
+        }
+        PushKind::Disconnection => return metrics.down(),
+        _ => return metrics.up(),
     }
     let mut data = push.data.into_iter();
     let (Some(Value::BulkString(channel)), Some(Value::BulkString(message))) = (data.next(), data.next())
@@ -238,6 +268,7 @@ fn route(push: PushInfo, handlers: &Handlers, dropped: &AtomicU64) {
         return;
     };
     if let Err(e) = tx.try_send((channel, message)) {
+        metrics.dropped();
         static DROPPED: Throttle = Throttle::new();
         let total = dropped.fetch_add(1, Ordering::Relaxed) + 1;
         match DROPPED.admit() {
@@ -255,11 +286,11 @@ impl Driver for RedisDriver {
     type Error = RedisDriverError;
 
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
-        let reply = match self.conn.clone() {
-            Conn::Single(mut conn) => within(self.timeout, conn.publish::<_, _, Value>(&chan, val)).await?,
+        let reply = self.seen(match self.conn.clone() {
+            Conn::Single(mut conn) => within(self.timeout, conn.publish::<_, _, Value>(&chan, val)).await,
             #[cfg(feature = "cluster")]
-            Conn::Cluster(mut conn) => within(self.timeout, conn.spublish::<_, _, Value>(&chan, val)).await?,
-        };
+            Conn::Cluster(mut conn) => within(self.timeout, conn.spublish::<_, _, Value>(&chan, val)).await,
+        })?;
         // How many subscribers received it. A shortfall is still a success:
         // the message was published; the loss is on the receiving side.
         if let Value::Int(reached) = reply {
@@ -277,11 +308,11 @@ impl Driver for RedisDriver {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(chan.clone(), tx);
-        match self.conn.clone() {
-            Conn::Single(mut conn) => within(self.timeout, conn.subscribe(&chan)).await?,
+        self.seen(match self.conn.clone() {
+            Conn::Single(mut conn) => within(self.timeout, conn.subscribe(&chan)).await,
             #[cfg(feature = "cluster")]
-            Conn::Cluster(mut conn) => within(self.timeout, conn.ssubscribe(&chan)).await?,
-        }
+            Conn::Cluster(mut conn) => within(self.timeout, conn.ssubscribe(&chan)).await,
+        })?;
         Ok(MessageStream::new(rx))
     }
 
@@ -293,11 +324,11 @@ impl Driver for RedisDriver {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&chan);
-        match self.conn.clone() {
+        self.seen(match self.conn.clone() {
             Conn::Single(mut conn) => within(self.timeout, conn.unsubscribe(&chan)).await,
             #[cfg(feature = "cluster")]
             Conn::Cluster(mut conn) => within(self.timeout, conn.sunsubscribe(&chan)).await,
-        }
+        })
     }
 
     async fn num_serv(&self, chan: &str) -> Result<u16, Self::Error> {

@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::error::Throttle;
+use crate::metrics::RedisMetrics;
 
 /// How long a channel may reach fewer subscribers before the missing ones
 /// are taken to have left.
@@ -42,6 +43,7 @@ pub(crate) const GRACE: Duration = Duration::from_secs(5);
 pub(super) struct Receivers {
     channels: Mutex<HashMap<String, Seen>>,
     shortfalls: Arc<AtomicU64>,
+    metrics: Arc<RedisMetrics>,
 }
 
 #[derive(Debug)]
@@ -61,11 +63,13 @@ struct Gap {
 }
 
 impl Receivers {
-    /// Counting into the shortfall counter of the channel prefix `prefix`.
-    pub(super) fn new(prefix: &str) -> Self {
+    /// Counting into the shortfall counter of the channel prefix `prefix`,
+    /// and into its driver's `metrics`.
+    pub(super) fn new(prefix: &str, metrics: Arc<RedisMetrics>) -> Self {
         Self {
             channels: Mutex::default(),
             shortfalls: counter(prefix),
+            metrics,
         }
     }
 
@@ -132,6 +136,7 @@ impl Receivers {
     fn missed(&self, channel: &str, gap: Gap, expected: u64) {
         static MISSED: Throttle = Throttle::new();
         let total = self.shortfalls.fetch_add(gap.publishes, Ordering::Relaxed) + gap.publishes;
+        self.metrics.shortfalls(gap.publishes);
         let reached = match gap.least == gap.most {
             true => gap.least.to_string(),
             false => format!("{}-{}", gap.least, gap.most),
@@ -203,7 +208,7 @@ mod tests {
 
     #[test]
     fn a_gap_is_counted_when_the_subscribers_come_back() {
-        let receivers = Receivers::new("shortfall-unit-back");
+        let receivers = Receivers::new("shortfall-unit-back", RedisMetrics::new("shortfall-unit-back"));
         receivers.record("c", 2);
         receivers.record("c", 2);
         assert_eq!(receivers.shortfalls(), 0, "nothing missed");
@@ -219,7 +224,7 @@ mod tests {
 
     #[test]
     fn subscribers_gone_for_longer_than_the_grace_left() {
-        let receivers = Receivers::new("shortfall-unit-left");
+        let receivers = Receivers::new("shortfall-unit-left", RedisMetrics::new("shortfall-unit-left"));
         receivers.record("c", 3);
         receivers.record("c", 2);
         age(&receivers, "c");
@@ -231,7 +236,7 @@ mod tests {
 
     #[test]
     fn a_channel_nobody_is_left_on_is_forgotten() {
-        let receivers = Receivers::new("shortfall-unit-empty");
+        let receivers = Receivers::new("shortfall-unit-empty", RedisMetrics::new("shortfall-unit-empty"));
         receivers.record("c", 0);
         assert!(receivers.channels.lock().unwrap().is_empty());
         receivers.record("c", 1);
