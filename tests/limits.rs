@@ -417,6 +417,9 @@ async fn ends(mut paused: tokio_tungstenite::WebSocketStream<tokio::net::TcpStre
 async fn a_client_that_stops_reading_is_closed_past_its_backlog_and_no_broadcast_fails() {
     let _one = ONE_AT_A_TIME.lock().await;
     let logs = Logs::capture();
+    let metrics = fast_app::metrics::install().expect("the recorder installs");
+    let closed = "fast_app_slow_consumers_disconnected_total";
+    let closed_before = series(&metrics, closed);
     let warned = logs.count(" WARN ", "slow consumer closed");
     // A small packet queue: without the byte bound it fills within the
     // first hundred lines, and every broadcast after would fail.
@@ -435,6 +438,7 @@ async fn a_client_that_stops_reading_is_closed_past_its_backlog_and_no_broadcast
 
     // Logged once, without a session id; the bystander is still served.
     assert_eq!(logs.count(" WARN ", "slow consumer closed") - warned, 1);
+    assert_eq!(series(&metrics, closed) - closed_before, 1);
     assert_eq!(logs.count(" WARN ", "backlog passed 262144 bytes"), 1);
     lines_to_chat_1(&server, &mut bystander, 3).await;
     assert!(bystander.is_connected());
@@ -497,4 +501,65 @@ async fn a_client_that_keeps_up_with_16_kb_lines_is_never_closed() {
         REASONS.lock().unwrap()
     );
     assert!(reader.is_connected());
+}
+
+/// The value of the series starting `series` (name and labels), 0 if absent.
+fn series(metrics: &fast_app::metrics::Metrics, series: &str) -> u64 {
+    metrics
+        .render()
+        .lines()
+        .find(|line| line.starts_with(series))
+        .and_then(|line| line.rsplit(' ').next())
+        .map_or(0, |value| value.parse::<f64>().unwrap() as u64)
+}
+
+/// One HTTP/1.1 request on its own connection; returns the response body.
+async fn http(url: &str, method: &str, path: &str, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: text/plain;charset=UTF-8\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut response))
+        .await
+        .expect("an answer")
+        .unwrap();
+    response.split_once("\r\n\r\n").unwrap().1.to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packets_a_polling_client_does_not_fetch_are_dropped_and_counted_not_failed() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let logs = Logs::capture();
+    let metrics = fast_app::metrics::install().expect("the recorder installs");
+    let dropped = r#"fast_app_packets_dropped_total{namespace="/",event="said"}"#;
+    let before = series(&metrics, dropped);
+    let server = served(Server::builder().max_buffer_size(4), |serve| serve).await;
+    let mut bystander = member(&server, "polling-bystander").await;
+
+    // A polling client joins chat 1, then never polls again.
+    let open = http(&server.url, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+    let open: serde_json::Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
+    let path = format!(
+        "/socket.io/?EIO=4&transport=polling&sid={}",
+        open["sid"].as_str().unwrap()
+    );
+    assert_eq!(http(&server.url, "POST", &path, "40").await, "ok");
+    let connected = http(&server.url, "GET", &path, "").await;
+    assert!(connected.contains("40{"), "{connected:?}");
+    assert_eq!(
+        http(&server.url, "POST", &path, r#"42["join_chat",{"chat_id":1}]"#).await,
+        "ok"
+    );
+    assert!(http(&server.url, "GET", &path, "").await.contains("chat|1"));
+
+    // Its queue holds 4: the rest is dropped for it alone, and counted.
+    lines_to_chat_1(&server, &mut bystander, 10).await;
+    assert!(series(&metrics, dropped) - before >= 5, "{}", metrics.render());
+    assert!(logs.count(" WARN ", "slow socket(s) could not take a packet") >= 1);
 }

@@ -223,7 +223,7 @@ fn dropped(namespace: &str, event: &'static str, sockets: &[socketioxide::Socket
         // Sockets closed between the room lookup and the send: they left.
         return;
     }
-    // METRICS-WIRE packets_dropped(namespace, event, full)
+    crate::metrics::packets_dropped(namespace, event, full as u64);
     static DROPPED: Throttle = Throttle::new();
     if let Some(more) = DROPPED.admit() {
         tracing::warn!(

@@ -569,9 +569,8 @@ impl Links {
 
 // --- Drops at the transport (recorded by the slow-consumer handling) ---
 
-/// A connection was closed because its queue stayed full: it did not read
-/// what it was sent. No label: at the transport, the namespace is not known.
-#[allow(dead_code, reason = "called by the slow-consumer handling of serve.rs")]
+/// A connection was closed as a slow consumer: its backlog passed
+/// `Serve::max_outbound_bytes`, or took nothing for `Serve::write_stall_timeout`. No label: at the transport, the namespace is not known.
 pub(crate) fn slow_consumer_disconnected() {
     static HANDLE: OnceLock<Counter> = OnceLock::new();
     if let Some(counter) = handles(&HANDLE, || counter!(SLOW_CONSUMERS_DISCONNECTED)) {
@@ -579,10 +578,9 @@ pub(crate) fn slow_consumer_disconnected() {
     }
 }
 
-/// `n` packets of `event` on `namespace` were dropped: the queues of `n`
-/// connections were full. Rare (a connection is disconnected soon after),
+/// `n` packets of `event` on `namespace` were dropped: the packet queues of
+/// `n` sockets were full. Rare (such a socket is closed soon after),
 /// so the series is looked up per call.
-#[allow(dead_code, reason = "called by the slow-consumer handling of adapter.rs")]
 pub(crate) fn packets_dropped(namespace: &str, event: &str, n: u64) {
     if n > 0 && ENABLED.load(Ordering::Acquire) {
         let labels = [("namespace", namespace.to_owned()), ("event", event.to_owned())];

@@ -209,7 +209,7 @@ impl Outbound {
             self.pending = Vec::new();
             self.sent = 0;
             self.stall = None;
-            // METRICS-WIRE slow_consumer_disconnected()
+            crate::metrics::slow_consumer_disconnected();
             static CUT: Throttle = Throttle::new();
             let reason = match why {
                 Cut::Bytes => format!("its backlog passed {} bytes", self.limits.max_bytes),
