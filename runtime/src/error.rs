@@ -347,9 +347,9 @@ impl RedisDriverError {
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
     /// Another recorder of the `metrics` crate is installed in this process
-    /// (a process has one); fast-app records into it through the `metrics`
-    /// crate all the same, but cannot render it.
-    #[error("another `metrics` recorder is installed already")]
+    /// (a process has one), so fast-app's Prometheus recorder cannot be;
+    /// fast-app's metrics stay unrecorded.
+    #[error("another `metrics` recorder is installed already: fast-app's Prometheus recorder cannot be")]
     OtherRecorder,
     /// The recorder could not be built.
     #[error("cannot install the Prometheus recorder")]
