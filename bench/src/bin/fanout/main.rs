@@ -95,6 +95,12 @@ struct Args {
     /// (socket.io-client's `timeout`, 20 s).
     #[arg(long, default_value_t = 20.0)]
     connect_timeout: f64,
+    /// Storm: source addresses to spread the clients over, client `i` from
+    /// `127.0.0.(1 + i % sources)` (0: one per 8000 clients). Past half its
+    /// range of ephemeral ports, the kernel's search for a free port makes
+    /// every further connect from one address slow.
+    #[arg(long, default_value_t = 0)]
+    sources: u64,
     /// Storm: seconds after the launch when clients stop retrying.
     #[arg(long, default_value_t = 120.0)]
     storm_deadline: f64,

@@ -116,13 +116,7 @@ impl SoakReport {
                 w.max_ms
             );
         }
-        let series = |f: &dyn Fn(&Sample) -> String| {
-            self.samples
-                .iter()
-                .map(f)
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        let series = |f: &dyn Fn(&Sample) -> String| self.samples.iter().map(f).collect::<Vec<_>>().join(" ");
         println!(
             "  {:<10} samples at s: {}",
             self.name,

@@ -11,6 +11,7 @@
 //! RSS and the CPU it spent from the launch until the last `joined`.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,6 +33,20 @@ fn backoff(attempt: u32, random: f64) -> Duration {
     let base = RECONNECT_DELAY.as_secs_f64() * 2f64.powi(attempt.min(16) as i32);
     let jittered = base * (1.0 + RANDOMIZATION * (2.0 * random - 1.0));
     Duration::from_secs_f64(jittered.min(RECONNECT_DELAY_MAX.as_secs_f64()))
+}
+
+/// How many source addresses the storm uses (`--sources`, or one per 8000
+/// clients).
+fn sources(args: &Args) -> u64 {
+    match args.sources {
+        0 => args.clients.div_ceil(8000).max(1),
+        n => n,
+    }
+}
+
+/// Client `i`'s source address; none (the system's choice) with one source.
+fn source(i: u64, sources: u64) -> Option<IpAddr> {
+    (sources > 1).then(|| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % sources) as u8)))
 }
 
 /// A small xorshift generator for the jitter: each client its own sequence.
@@ -69,12 +84,17 @@ async fn storm_client(
     url: String,
     index: u64,
     chat_id: u64,
+    local: Option<IpAddr>,
     timeout: Duration,
     deadline: Instant,
     tally: Arc<Tally>,
 ) -> Option<Client> {
     let on_joined = tally.clone();
-    let builder = Client::builder(&url)
+    let mut builder = Client::builder(&url);
+    if let Some(local) = local {
+        builder = builder.local_addr(local);
+    }
+    let builder = builder
         .timeout(timeout)
         .emit_on_connect("join_chat", json!({ "chat_id": chat_id }))
         .on_event(move |event: Event| {
@@ -149,6 +169,8 @@ struct StormReport {
     /// Connection attempts the kernel dropped at the server's full listen
     /// queue (the client's SYN is retried after 1 s, 3 s, ...).
     listen_drops: u64,
+    /// The load generator's own CPU over the storm.
+    generator_cpu: f64,
     errors: String,
 }
 
@@ -160,7 +182,7 @@ impl StormReport {
         };
         println!(
             "{:<10} {label:<6} joined {}/{}  all joined in {all}  join p50 {:.0} ms  p99 {:.0} ms  retries {} \
-             ({} clients)  listen drops {}  rss {:.0} MB  cpu {:.2} s{}",
+             ({} clients)  listen drops {}  rss {:.0} MB  cpu {:.2} s  generator cpu {:.2} s{}",
             self.name,
             self.joined,
             self.clients,
@@ -171,6 +193,7 @@ impl StormReport {
             self.listen_drops,
             self.rss_mb,
             self.cpu,
+            self.generator_cpu,
             if self.errors.is_empty() {
                 String::new()
             } else {
@@ -184,6 +207,7 @@ async fn run_storm(args: &Args, stack: &Stack) -> StormReport {
     let (mut server, url) = start_server(args, stack);
     let (_, cpu_before) = usage(server.id());
     let drops_before = listen_drops();
+    let (_, generator_before) = usage(std::process::id());
     let tally = Arc::new(Tally {
         launched: Instant::now(),
         joined: AtomicU64::new(0),
@@ -194,6 +218,7 @@ async fn run_storm(args: &Args, stack: &Stack) -> StormReport {
     });
     let deadline = tally.launched + Duration::from_secs_f64(args.storm_deadline);
     let timeout = Duration::from_secs_f64(args.connect_timeout);
+    let sources = sources(args);
     // Every connect at once: all tasks are spawned before any is polled
     // much (spawning 20 000 takes a few milliseconds).
     let tasks: Vec<_> = (0..args.clients)
@@ -202,6 +227,7 @@ async fn run_storm(args: &Args, stack: &Stack) -> StormReport {
                 url.clone(),
                 i,
                 1 + i % args.rooms,
+                source(i, sources),
                 timeout,
                 deadline,
                 tally.clone(),
@@ -221,14 +247,13 @@ async fn run_storm(args: &Args, stack: &Stack) -> StormReport {
             (last, last_change) = (joined, Instant::now());
         }
         let ended = tasks.iter().all(|t| t.is_finished());
-        if (ended && last_change.elapsed() > Duration::from_secs(3))
-            || Instant::now() > deadline + timeout
-        {
+        if (ended && last_change.elapsed() > Duration::from_secs(3)) || Instant::now() > deadline + timeout {
             break;
         }
     }
     let (rss_kb, cpu_after) = usage(server.id());
     let drops = listen_drops().saturating_sub(drops_before);
+    let (_, generator_after) = usage(std::process::id());
     let mut clients = Vec::with_capacity(tasks.len());
     for task in tasks {
         task.abort();
@@ -265,6 +290,7 @@ async fn run_storm(args: &Args, stack: &Stack) -> StormReport {
         rss_mb: rss_kb as f64 / 1024.0,
         cpu: cpu_after - cpu_before,
         listen_drops: drops,
+        generator_cpu: generator_after - generator_before,
         errors: errors
             .iter()
             .take(3)
@@ -276,10 +302,15 @@ async fn run_storm(args: &Args, stack: &Stack) -> StormReport {
 
 pub(super) async fn run(args: &Args) {
     println!(
-        "shape: storm, {} clients in {} rooms connecting at once (handshake timeout {} s, \
-         reconnect 1-5 s ±50%, deadline {} s)",
-        args.clients, args.rooms, args.connect_timeout, args.storm_deadline
+        "shape: storm, {} clients in {} rooms connecting at once from {} source address(es) \
+         (handshake timeout {} s, reconnect 1-5 s ±50%, deadline {} s)",
+        args.clients,
+        args.rooms,
+        sources(args),
+        args.connect_timeout,
+        args.storm_deadline
     );
+    assert!(sources(args) <= 254, "at most 254 source addresses");
     let n = args.stacks.len();
     let mut runs: Vec<Vec<StormReport>> = (0..n).map(|_| Vec::new()).collect();
     for round in 0..args.repeat.max(1) {
