@@ -4,6 +4,12 @@
 # private redis-server. Usage: bash bench/run.sh [a|b|c|paced|all] [STACK...]
 # (default: all shapes, every stack). REPEAT=N runs every stack N times per
 # shape, rotating their order, and reports medians. Results go to stdout.
+# Two more shapes, not part of `all` (python is left out of both, as of (c)):
+#   bash bench/run.sh storm [STACK...]  every client connects and joins at
+#     once; sizes STORM_SIZES (default "10000 19000"), STORM_ROOMS (1000).
+#   bash bench/run.sh soak [STACK...]   SOAK_CLIENTS (10000) in SOAK_ROOMS
+#     (1000), SOAK_RATE events/s (1000) for SOAK_SECS (600); server RSS every
+#     SOAK_SAMPLE_SECS (30), latency per SOAK_WINDOW_SECS (60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 anchors=$(realpath "${ANCHORS:-../shared/anchors}")
@@ -12,7 +18,8 @@ bin=${CARGO_TARGET_DIR:-target}/release
 shape=${1:-all}
 shift || true
 stacks=("$@")
-[ ${#stacks[@]} -gt 0 ] || stacks=(fast-app rust-raw node python)
+case $shape in storm | soak) all_stacks=(fast-app rust-raw node) ;; *) all_stacks=(fast-app rust-raw node python) ;; esac
+[ ${#stacks[@]} -gt 0 ] || stacks=("${all_stacks[@]}")
 want() { local s; for s in "${stacks[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 mkdir -p "$work"
 
@@ -36,7 +43,8 @@ redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no >/dev/nul
 redis_pid=$!
 trap 'kill $redis_pid 2>/dev/null' EXIT
 until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
-ulimit -n 65536 2>/dev/null || true
+# Every client is an open file in the generator and one more in the server.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 stack_args() {
   local args=()
@@ -53,8 +61,25 @@ run() { # clients rooms events rate [no-python]
   echo
 }
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r); $(date -u +%F)"
+storm() { # clients
+  mapfile -t args < <(stack_args no-python)
+  "$bin/fanout" --mode storm --redis "redis://127.0.0.1:$port/14" --repeat "${REPEAT:-1}" \
+    --clients "$1" --rooms "${STORM_ROOMS:-1000}" "${args[@]}"
+  echo
+}
+soak() {
+  mapfile -t args < <(stack_args no-python)
+  "$bin/fanout" --mode soak --redis "redis://127.0.0.1:$port/14" --repeat "${REPEAT:-1}" \
+    --clients "${SOAK_CLIENTS:-10000}" --rooms "${SOAK_ROOMS:-1000}" --rate "${SOAK_RATE:-1000}" \
+    --duration "${SOAK_SECS:-600}" --sample-secs "${SOAK_SAMPLE_SECS:-30}" \
+    --window-secs "${SOAK_WINDOW_SECS:-60}" "${args[@]}"
+  echo
+}
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r); $(date -u +%F); open files $(ulimit -n)"
 case $shape in a | all) run 1000 100 20000 0 ;; esac
 case $shape in b | all) run 200 1 2000 0 ;; esac
 case $shape in c | all) run 10000 1000 20000 0 no-python ;; esac
 case $shape in paced | all) run 1000 100 10000 1000 ;; esac
+case $shape in storm) for n in ${STORM_SIZES:-10000 19000}; do storm "$n"; done ;; esac
+case $shape in soak) soak ;; esac

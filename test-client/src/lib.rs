@@ -25,18 +25,21 @@
 pub mod protocol;
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::{self, HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use protocol::{Frame, Packet};
 
@@ -103,6 +106,7 @@ pub struct ClientBuilder {
     timeout: Duration,
     first: Vec<(String, Vec<Value>)>,
     on_event: Option<OnEvent>,
+    local_addr: Option<IpAddr>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -116,6 +120,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("timeout", &self.timeout)
             .field("emit_on_connect", &self.first)
             .field("on_event", &self.on_event.is_some())
+            .field("local_addr", &self.local_addr)
             .finish()
     }
 }
@@ -189,6 +194,15 @@ impl ClientBuilder {
         self
     }
 
+    /// The local address to connect from (`ws://` only; default: the one
+    /// the system picks). A load generator on loopback can spread its
+    /// connections over `127.0.0.2`, `127.0.0.3`, ...: each source address
+    /// has its own range of ephemeral ports.
+    pub fn local_addr(mut self, addr: IpAddr) -> Self {
+        self.local_addr = Some(addr);
+        self
+    }
+
     fn ws_url(&self) -> String {
         let base = self.base_url.trim_end_matches('/');
         let base = match base.split_once("://") {
@@ -219,10 +233,49 @@ impl ClientBuilder {
         Ok(request)
     }
 
-    async fn handshake(self) -> Result<Client, ClientError> {
-        let (mut ws, _) = tokio_tungstenite::connect_async(self.request()?)
+    /// The TCP connection to the server, from `local` (port chosen by the system).
+    async fn tcp_from(&self, local: IpAddr, request: &Request) -> Result<TcpStream, ClientError> {
+        let io = |e: std::io::Error| ClientError::from(Box::new(WsError::Io(e)));
+        let uri = request.uri();
+        if uri.scheme_str() != Some("ws") {
+            return Err(ClientError::Protocol("a local address needs a ws:// URL".into()));
+        }
+        let host = uri
+            .host()
+            .unwrap_or_default()
+            .trim_matches(|c| c == '[' || c == ']');
+        let port = uri.port_u16().unwrap_or(80);
+        let remote = tokio::net::lookup_host((host, port))
             .await
-            .map_err(Box::new)?;
+            .map_err(io)?
+            .find(|addr| addr.is_ipv4() == local.is_ipv4())
+            .ok_or_else(|| ClientError::Protocol(format!("{host} has no address like {local}")))?;
+        let socket = if local.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(io)?;
+        socket.bind(SocketAddr::new(local, 0)).map_err(io)?;
+        socket.connect(remote).await.map_err(io)
+    }
+
+    /// The websocket, from the local address if one is set.
+    async fn websocket(&self) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, ClientError> {
+        let request = self.request()?;
+        let (ws, _) = match self.local_addr {
+            None => tokio_tungstenite::connect_async(request).await,
+            Some(local) => {
+                let tcp = self.tcp_from(local, &request).await?;
+                tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await
+            }
+        }
+        .map_err(Box::new)?;
+        Ok(ws)
+    }
+
+    async fn handshake(self) -> Result<Client, ClientError> {
+        let mut ws = self.websocket().await?;
         let sid = loop {
             let text = match ws.next().await {
                 Some(Ok(Message::Text(text))) => text,
@@ -354,6 +407,7 @@ impl Client {
             timeout: Duration::from_secs(5),
             first: Vec::new(),
             on_event: None,
+            local_addr: None,
         }
     }
 

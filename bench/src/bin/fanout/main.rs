@@ -13,6 +13,13 @@
 //! With `--repeat N`, every stack runs N times, the order of the stacks
 //! rotated each round, and the ratios come from the medians.
 //! `bench/run.sh` sets up the reference stacks and passes their commands.
+//!
+//! Two more load shapes, chosen with `--mode`: `storm` (every client
+//! connects and joins at once, as after a server restart; see [`storm`]) and
+//! `soak` (steady broadcasts for a long time; see [`soak`]).
+
+mod soak;
+mod storm;
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -20,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use fast_app_bench::now_us;
 use hdrhistogram::Histogram;
 use serde_json::json;
@@ -45,10 +52,24 @@ fn parse_stack(spec: &str) -> Result<Stack, String> {
     })
 }
 
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// C clients join, then M events in a burst or at `--rate`.
+    Fanout,
+    /// C clients connect and join all at once; nothing is broadcast.
+    Storm,
+    /// C clients, `--rate` events/s for `--duration` seconds.
+    Soak,
+}
+
 /// The fan-out load generator: every stack's server, C clients in R rooms,
 /// M events through its emitter.
 #[derive(Debug, Parser)]
 struct Args {
+    /// The load shape.
+    #[arg(long, value_enum, default_value_t = Mode::Fanout)]
+    mode: Mode,
     /// Websocket clients to open.
     #[arg(long, default_value_t = 1000)]
     clients: u64,
@@ -70,6 +91,28 @@ struct Args {
     /// A stack, `NAME=SERVER_CMD;;EMITTER_CMD` (repeat for more).
     #[arg(long = "stack", required = true, value_parser = parse_stack)]
     stacks: Vec<Stack>,
+    /// Storm: the handshake timeout of one attempt, in seconds
+    /// (socket.io-client's `timeout`, 20 s).
+    #[arg(long, default_value_t = 20.0)]
+    connect_timeout: f64,
+    /// Storm: source addresses to spread the clients over, client `i` from
+    /// `127.0.0.(1 + i % sources)` (0: one per 8000 clients). Past half its
+    /// range of ephemeral ports, the kernel's search for a free port makes
+    /// every further connect from one address slow.
+    #[arg(long, default_value_t = 0)]
+    sources: u64,
+    /// Storm: seconds after the launch when clients stop retrying.
+    #[arg(long, default_value_t = 120.0)]
+    storm_deadline: f64,
+    /// Soak: seconds of broadcasting (the emitter gets `rate * duration` events).
+    #[arg(long, default_value_t = 600.0)]
+    duration: f64,
+    /// Soak: seconds between two samples of the server's RSS and CPU.
+    #[arg(long, default_value_t = 30.0)]
+    sample_secs: f64,
+    /// Soak: the width of a latency window, in seconds of send time.
+    #[arg(long, default_value_t = 60.0)]
+    window_secs: f64,
 }
 
 fn free_port() -> u16 {
@@ -112,6 +155,57 @@ fn usage(pid: u32) -> (u64, f64) {
     (hwm, ticks as f64 / 100.0)
 }
 
+/// Current RSS (kB) of a process, from /proc.
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// This process's soft limit of open files, which the servers inherit.
+fn open_files_limit() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("Max open files"))?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()
+}
+
+/// Starts a stack's server on a free port and waits until it listens;
+/// returns it and its base URL.
+fn start_server(args: &Args, stack: &Stack) -> (Child, String) {
+    let port = free_port();
+    let env = [
+        ("PORT", port.to_string()),
+        ("REDIS_SOCKETIO_URL", args.redis.clone()),
+    ];
+    let server = shell(&stack.server, &env, Stdio::null());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{}: server did not listen", stack.name);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (server, format!("http://127.0.0.1:{port}"))
+}
+
+/// The `seq` and send time `t` (unix µs) of an `update_chat`, if it is one.
+fn update(event: &Event) -> Option<(u64, u64)> {
+    if event.name != "update_chat" {
+        return None;
+    }
+    let payload = event.args.first()?;
+    let (seq, t) = (payload["seq"].as_u64()?, payload["t"].as_u64()?);
+    // Python sends nanoseconds, the others microseconds.
+    Some((seq, if t > 100_000_000_000_000_000 { t / 1000 } else { t }))
+}
+
 /// What one client saw: which events (by seq), their latencies in µs, and
 /// the window they span: the earliest send time among them and the latest
 /// arrival (unix µs).
@@ -138,31 +232,21 @@ fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 }
 
 /// One client: connects, joins its chat in the instant the server accepts
-/// it, counts its `joined`, and records every `update_chat` as it arrives,
-/// in the connection's own task (`on_event`).
+/// it, counts its `joined`, and hands every `update_chat` to `record` (seq,
+/// send time, arrival time) as it arrives, in the connection's own task
+/// (`on_event`).
 async fn client(
     base_url: String,
     chat_id: u64,
     joined: Arc<AtomicU64>,
-    seen: Arc<Mutex<Seen>>,
+    record: impl Fn(u64, u64, u64) + Send + Sync + 'static,
 ) -> Result<Client, ClientError> {
     let on_event = move |event: Event| {
         let now = now_us();
-        match event.name.as_str() {
-            "joined" => {
-                joined.fetch_add(1, Ordering::SeqCst);
-            }
-            "update_chat" => {
-                let payload = event.args.first();
-                let field = |name: &str| payload.and_then(|p| p[name].as_u64());
-                let (Some(seq), Some(t)) = (field("seq"), field("t")) else {
-                    return;
-                };
-                // Python sends nanoseconds, the others microseconds.
-                let t = if t > 100_000_000_000_000_000 { t / 1000 } else { t };
-                seen.lock().unwrap_or_else(|e| e.into_inner()).record(seq, t, now);
-            }
-            _ => {}
+        if event.name == "joined" {
+            joined.fetch_add(1, Ordering::SeqCst);
+        } else if let Some((seq, t)) = update(&event) {
+            record(seq, t, now);
         }
     };
     let builder = Client::builder(&base_url)
@@ -205,29 +289,28 @@ struct Report {
     emit: String,
 }
 
-async fn run_stack(args: &Args, stack: &Stack) -> Report {
-    let port = free_port();
-    let env = [
-        ("PORT", port.to_string()),
-        ("REDIS_SOCKETIO_URL", args.redis.clone()),
-    ];
-    let mut server = shell(&stack.server, &env, Stdio::null());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{}: server did not listen", stack.name);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let url = format!("http://127.0.0.1:{port}");
+/// Opens `args.clients` clients, 200 every 20 ms, client `i` in chat
+/// `1 + i % rooms` and recording through `recorder(i)`, and waits until every
+/// one has joined (60 s at most; then kills the server and panics).
+async fn join_all<R>(
+    args: &Args,
+    stack: &Stack,
+    server: &mut Child,
+    url: &str,
+    recorder: impl Fn(usize) -> R,
+) -> Vec<Client>
+where
+    R: Fn(u64, u64, u64) + Send + Sync + 'static,
+{
     let joined = Arc::new(AtomicU64::new(0));
-    let seen: Vec<Arc<Mutex<Seen>>> = (0..args.clients).map(|_| Arc::default()).collect();
     let mut tasks = Vec::new();
-    for (i, seen) in seen.iter().enumerate() {
+    for i in 0..args.clients as usize {
         let chat_id = 1 + i as u64 % args.rooms;
         tasks.push(tokio::spawn(client(
-            url.clone(),
+            url.to_owned(),
             chat_id,
             joined.clone(),
-            seen.clone(),
+            recorder(i),
         )));
         if i % 200 == 199 {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -252,6 +335,21 @@ async fn run_stack(args: &Args, stack: &Stack) -> Report {
             clients.push(client);
         }
     }
+    clients
+}
+
+async fn run_stack(args: &Args, stack: &Stack) -> Report {
+    let (mut server, url) = start_server(args, stack);
+    let seen: Vec<Arc<Mutex<Seen>>> = (0..args.clients).map(|_| Arc::default()).collect();
+    let clients = join_all(args, stack, &mut server, &url, |i| {
+        let seen = seen[i].clone();
+        move |seq, sent, received| {
+            seen.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .record(seq, sent, received)
+        }
+    })
+    .await;
 
     let per_room = |room: u64| (0..args.events).filter(|n| n % args.rooms == room).count() as u64;
     let expected: u64 = (0..args.clients).map(|i| per_room(i % args.rooms)).sum();
@@ -365,6 +463,23 @@ fn median(mut values: Vec<f64>) -> f64 {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if let Some(limit) = open_files_limit() {
+        // Each client is a socket here and one more in the server.
+        if args.clients + 100 > limit {
+            eprintln!(
+                "warning: {} clients, but at most {limit} open files per process (ulimit -n)",
+                args.clients
+            );
+        }
+    }
+    match args.mode {
+        Mode::Fanout => fanout(&args).await,
+        Mode::Storm => storm::run(&args).await,
+        Mode::Soak => soak::run(&args).await,
+    }
+}
+
+async fn fanout(args: &Args) {
     println!(
         "shape: {} clients in {} rooms, {} events{}",
         args.clients,
@@ -381,7 +496,7 @@ async fn main() {
     for round in 0..args.repeat.max(1) {
         for k in 0..n {
             let i = (k + round) % n;
-            let report = run_stack(&args, &args.stacks[i]).await;
+            let report = run_stack(args, &args.stacks[i]).await;
             report.print(&format!("run {}", round + 1));
             runs[i].push(report);
         }
