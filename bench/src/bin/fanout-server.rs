@@ -40,6 +40,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         "fast-app fanout-server: listen={host}:{port} redis={}",
         config.display_url()
     );
-    axum::serve(listener, app).await?;
+    // What applications serve with: its timeouts and slow-consumer bounds.
+    fast_app::serve(listener, app, &server).await?;
     Ok(())
 }
