@@ -8,7 +8,7 @@
 #   bash bench/run.sh storm [STACK...]  every client connects and joins at
 #     once; sizes STORM_SIZES (default "10000 19000"), STORM_ROOMS (1000).
 #   bash bench/run.sh soak [STACK...]   SOAK_CLIENTS (10000) in SOAK_ROOMS
-#     (1000), SOAK_RATE events/s (1000) for SOAK_SECS (600); server RSS every
+#     (1000), SOAK_RATE events/s (500) for SOAK_SECS (600); server RSS every
 #     SOAK_SAMPLE_SECS (30), latency per SOAK_WINDOW_SECS (60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,7 +70,7 @@ storm() { # clients
 soak() {
   mapfile -t args < <(stack_args no-python)
   "$bin/fanout" --mode soak --redis "redis://127.0.0.1:$port/14" --repeat "${REPEAT:-1}" \
-    --clients "${SOAK_CLIENTS:-10000}" --rooms "${SOAK_ROOMS:-1000}" --rate "${SOAK_RATE:-1000}" \
+    --clients "${SOAK_CLIENTS:-10000}" --rooms "${SOAK_ROOMS:-1000}" --rate "${SOAK_RATE:-500}" \
     --duration "${SOAK_SECS:-600}" --sample-secs "${SOAK_SAMPLE_SECS:-30}" \
     --window-secs "${SOAK_WINDOW_SECS:-60}" "${args[@]}"
   echo

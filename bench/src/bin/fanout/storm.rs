@@ -277,7 +277,7 @@ async fn run_storm(args: &Args, stack: &Stack) -> StormReport {
         .unwrap_or_else(|e| e.into_inner())
         .drain()
         .collect();
-    errors.sort_by_key(|b| std::cmp::Reverse(b.1));
+    errors.sort_by_key(|e| std::cmp::Reverse(e.1));
     StormReport {
         name: stack.name.clone(),
         clients: args.clients,
