@@ -361,12 +361,7 @@ async fn run_stack(args: &Args, stack: &Stack) -> Report {
         ("EMIT_RATE", args.rate.to_string()),
     ];
     let emitter = shell(&stack.emitter, &emit_env, Stdio::piped());
-    let emit = emitter.wait_with_output().expect("emitter runs");
-    let emit = String::from_utf8_lossy(&emit.stdout)
-        .lines()
-        .find(|l| l.starts_with("EMIT"))
-        .unwrap_or("")
-        .to_owned();
+    let emit = emit_summary(emitter.wait_with_output().expect("emitter runs"));
 
     // Wait until everything arrived, or nothing more arrives for 2 s.
     let (mut last, mut last_change) = (0, Instant::now());
@@ -533,4 +528,13 @@ async fn fanout(args: &Args) {
             );
         }
     }
+}
+
+/// The emitter's `EMIT ...` summary line, or "" if it printed none.
+fn emit_summary(output: std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find(|l| l.starts_with("EMIT"))
+        .unwrap_or("")
+        .to_owned()
 }

@@ -218,12 +218,7 @@ async fn run_soak(args: &Args, stack: &Stack, events: u64) -> SoakReport {
         tokio::time::sleep(Duration::from_millis(100)).await;
         tick(&mut samples);
     }
-    let emit = emitter.wait_with_output().expect("emitter output");
-    let emit = String::from_utf8_lossy(&emit.stdout)
-        .lines()
-        .find(|l| l.starts_with("EMIT"))
-        .unwrap_or("")
-        .to_owned();
+    let emit = super::emit_summary(emitter.wait_with_output().expect("emitter output"));
     // Wait until everything arrived, or nothing more arrives for 3 s.
     let (mut last, mut last_change) = (0, Instant::now());
     loop {
