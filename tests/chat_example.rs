@@ -22,16 +22,7 @@ async fn the_chat_example_follows_its_documented_policy() {
         http::routes(&fast_app::metrics::install().expect("metrics install")).layer(server.layer()),
     )
     .await;
-    let client = |token: &'static str| {
-        let url = url.clone();
-        async move {
-            Client::builder(&url)
-                .auth(json!({ "token": token }))
-                .connect()
-                .await
-                .expect("connects")
-        }
-    };
+    let client = |name: &'static str| chat_user(&url, name);
 
     // Connect: no token, no connection.
     assert_eq!(

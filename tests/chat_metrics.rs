@@ -26,16 +26,7 @@ async fn the_chat_example_serves_its_metrics() {
     let again = fast_app::metrics::install().expect("installing again returns it");
     let server = Server::builder().build().await.expect("chat server builds");
     let url = serve_on_loopback(http::routes(&metrics).layer(server.layer())).await;
-    let client = |token: &'static str| {
-        let url = url.clone();
-        async move {
-            Client::builder(&url)
-                .auth(json!({ "token": token }))
-                .connect()
-                .await
-                .expect("connects")
-        }
-    };
+    let client = |name: &'static str| chat_user(&url, name);
 
     // A refused connection, two accepted, one of which goes away.
     assert_eq!(

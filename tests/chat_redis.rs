@@ -34,11 +34,7 @@ async fn chat_server(config: &RedisConfig, install: bool) -> String {
 }
 
 async fn in_chat_1(url: &str, name: &str) -> Client {
-    let mut client = Client::builder(url)
-        .auth(json!({ "token": name }))
-        .connect()
-        .await
-        .unwrap();
+    let mut client = chat_user(url, name).await;
     join(&mut client, "chat", json!({ "chat_id": 1 }), "chat|1").await;
     client
 }

@@ -18,7 +18,8 @@
 //!
 //! - Connect to namespace `/` with `auth: {"token": "<your name>"}`: the token
 //!   is taken as the user's name. A missing or empty token is refused with
-//!   `No access token provided`.
+//!   `No access token provided`. Once connected, the client receives
+//!   `welcome {"user": "<name>"}`.
 //! - `join_chat {"chat_id": N}`: every user may join chats 1 to 100; any
 //!   other id is `forbidden`. `leave_chat {"chat_id": N}` leaves it.
 //! - `join_user {}`: joins the user's own room `user|<name>`; the room comes

@@ -25,7 +25,15 @@ pub async fn authenticate(session: &Session, auth: &Value) -> Result<(), Connect
     }
 }
 
-#[namespace("/", connect = authenticate, handlers = chat_handlers)]
+/// Tells a client who it is signed in as, once it is connected:
+/// `welcome {"user": "<name>"}`, the first event it receives.
+pub async fn welcome<A: Adapter>(session: &Session, socket: &SocketRef<A>) {
+    if let Some(user) = session.get::<User>() {
+        let _ = socket.emit("welcome", &json!({ "user": user.name }));
+    }
+}
+
+#[namespace("/", connect = authenticate, connected = welcome, handlers = chat_handlers)]
 #[rooms(ChatRoom, UserRoom)]
 pub struct GlobalNamespace;
 

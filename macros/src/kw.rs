@@ -64,6 +64,7 @@ keys! {
     /// Keys of `#[namespace(...)]` after the path.
     NamespaceKey of "namespace" {
         Connect => "connect",
+        Connected => "connected",
         Disconnect => "disconnect",
         Handlers => "handlers",
     }

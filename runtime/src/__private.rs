@@ -6,7 +6,7 @@ pub use serde_json;
 pub use socketioxide::adapter::LocalAdapter;
 pub use socketioxide::extract::SocketRef;
 
-pub use crate::adapter::HandlerTable;
+pub use crate::adapter::{HandlerTable, Hooks, connected_fn};
 pub use crate::error::{ConnectError, InvalidRoomName, ValidationError};
 pub use crate::event::BroadcastEvent;
 pub use crate::namespace::{Namespace, ServedRoom};
@@ -16,9 +16,9 @@ pub use crate::session::Session;
 pub use crate::targets::{IntoTargets, Targets};
 
 pub use crate::check::{
-    AsPayload, AsSelfPayload, AsyncFn2, BoxFuture, CanJoin, Connect, ConnectOutput, Disconnect, Extract,
-    ExtractOutput, Handlers, ListedRoom, OnJoin, OnLeave, Probe, ProbeAny, ProbeOther, ProbeReady, ProbeRoom,
-    ProbeSerialize, RoomPayload, RoomSegment, SelfPayload, ServedTarget, TargetProbe,
+    AsPayload, AsSelfPayload, AsyncFn2, BoxFuture, CanJoin, Connect, ConnectOutput, Connected, Disconnect,
+    Extract, ExtractOutput, Handlers, ListedRoom, OnJoin, OnLeave, Probe, ProbeAny, ProbeOther, ProbeReady,
+    ProbeRoom, ProbeSerialize, RoomPayload, RoomSegment, SelfPayload, ServedTarget, TargetProbe,
 };
 pub use crate::redis::RedisAdapter;
 

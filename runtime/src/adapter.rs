@@ -28,16 +28,18 @@ use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::SocketRef;
 use socketioxide_core::adapter::{DefinedAdapter, RoomParam};
 
+use crate::check::BoxFuture;
 use crate::error::BroadcastError;
 use crate::redis::RedisAdapter;
+use crate::session::Session;
 
 /// An adapter a [`Server`](crate::Server) can run on: socketioxide's
 /// in-process [`LocalAdapter`] (the embedded default) and fast-app's
 /// [`RedisAdapter`]. Sealed: the runtime knows what each needs.
 pub trait ServerAdapter: Adapter + DefinedAdapter + sealed::Sealed {
-    /// The custom handlers of `table` for this adapter.
+    /// The hooks of `table` for this adapter.
     #[doc(hidden)]
-    fn handlers(table: &HandlerTable) -> fn(&SocketRef<Self>);
+    fn hooks(table: &HandlerTable) -> &Hooks<Self>;
 
     /// Waits until a namespace's adapter is ready (subscribed, for remote adapters).
     #[doc(hidden)]
@@ -61,8 +63,8 @@ pub trait ServerAdapter: Adapter + DefinedAdapter + sealed::Sealed {
 impl ServerAdapter for LocalAdapter {
     const REMOTE: bool = false;
 
-    fn handlers(table: &HandlerTable) -> fn(&SocketRef<Self>) {
-        table.local
+    fn hooks(table: &HandlerTable) -> &Hooks<Self> {
+        &table.local
     }
 
     async fn ready(_init: ()) -> Result<(), Box<dyn Error + Send + Sync>> {
@@ -84,8 +86,8 @@ impl ServerAdapter for LocalAdapter {
 impl ServerAdapter for RedisAdapter {
     const REMOTE: bool = true;
 
-    fn handlers(table: &HandlerTable) -> fn(&SocketRef<Self>) {
-        table.redis
+    fn hooks(table: &HandlerTable) -> &Hooks<Self> {
+        &table.redis
     }
 
     async fn ready(init: Self::InitRes) -> Result<(), Box<dyn Error + Send + Sync>> {
@@ -273,42 +275,93 @@ where
     }
 }
 
-/// A namespace's custom event handlers, one entry per adapter.
+/// A namespace's hooks that see the socketioxide socket, one entry per
+/// adapter.
 ///
-/// Built by `#[namespace(handlers = path)]`, through `handler_table!`, from
-/// a function generic over the adapter: `fn path<A: Adapter>(socket: &SocketRef<A>)`.
+/// Built by `#[namespace(handlers = path, connected = path)]`, through
+/// `handler_table!`, from functions generic over the adapter.
 #[doc(hidden)]
 #[derive(Clone, Copy)]
 pub struct HandlerTable {
     /// For servers on the in-process adapter.
-    pub local: fn(&SocketRef<LocalAdapter>),
+    pub local: Hooks<LocalAdapter>,
     /// For servers on the Redis adapter.
-    pub redis: fn(&SocketRef<RedisAdapter>),
+    pub redis: Hooks<RedisAdapter>,
 }
 
-/// The [`HandlerTable`] of a function generic over the adapter, named in
-/// `#[namespace(handlers = path)]`: one entry per adapter this runtime serves.
+/// The hooks of a namespace for adapter `A`.
+#[doc(hidden)]
+pub struct Hooks<A: Adapter> {
+    /// `handlers = path`: registers custom handlers, before the CONNECT ack.
+    pub handlers: Option<fn(&SocketRef<A>)>,
+    /// `connected = path`: runs once the client is connected.
+    pub connected: Option<ConnectedFn<A>>,
+}
+
+impl<A: Adapter> Clone for Hooks<A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A: Adapter> Copy for Hooks<A> {}
+
+/// A `connected` hook for adapter `A`.
+#[doc(hidden)]
+pub type ConnectedFn<A> = for<'a> fn(&'a Session, &'a SocketRef<A>) -> BoxFuture<'a, ()>;
+
+/// `f`, unchanged: gives a closure the signature of a [`ConnectedFn`], whose
+/// future borrows its arguments.
+#[doc(hidden)]
+pub const fn connected_fn<A: Adapter>(f: ConnectedFn<A>) -> ConnectedFn<A> {
+    f
+}
+
+/// The [`HandlerTable`] of the functions named in `#[namespace(handlers =
+/// path, connected = path)]`, each generic over the adapter: one entry per
+/// adapter this runtime serves. Each of `handlers: (..)` and `connected:
+/// (..)` holds `_` spanned at the user's path (where a wrong shape is
+/// reported) and the path, or nothing.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! __handler_table {
-    ($path:expr) => {
-        $crate::__private::handler_table!(_, $path)
-    };
-    // `$infer` is a `_` spanned at the user's path, where a wrong shape is reported.
-    ($infer:tt, $path:expr) => {
+    (handlers: ($($handlers:tt)*), connected: ($($connected:tt)*)) => {
         $crate::__private::HandlerTable {
-            local: |__fast_app_socket: &$crate::__private::SocketRef<$crate::__private::LocalAdapter>| {
-                <$infer as $crate::__private::Handlers<$crate::__private::LocalAdapter>>::call(
-                    &$path,
-                    __fast_app_socket,
-                )
-            },
-            redis: |__fast_app_socket: &$crate::__private::SocketRef<$crate::__private::RedisAdapter>| {
-                <$infer as $crate::__private::Handlers<$crate::__private::RedisAdapter>>::call(
-                    &$path,
-                    __fast_app_socket,
-                )
-            },
+            local: $crate::__private::handler_table!(@hooks LocalAdapter, ($($handlers)*), ($($connected)*)),
+            redis: $crate::__private::handler_table!(@hooks RedisAdapter, ($($handlers)*), ($($connected)*)),
         }
+    };
+    (@hooks $adapter:ident, ($($handlers:tt)*), ($($connected:tt)*)) => {
+        $crate::__private::Hooks::<$crate::__private::$adapter> {
+            handlers: $crate::__private::handler_table!(@handlers $adapter, $($handlers)*),
+            connected: $crate::__private::handler_table!(@connected $adapter, $($connected)*),
+        }
+    };
+    (@handlers $adapter:ident,) => {
+        ::core::option::Option::None
+    };
+    (@handlers $adapter:ident, $infer:tt, $path:expr) => {
+        ::core::option::Option::Some(
+            |__fast_app_socket: &$crate::__private::SocketRef<$crate::__private::$adapter>| {
+                <$infer as $crate::__private::Handlers<$crate::__private::$adapter>>::call(
+                    &$path,
+                    __fast_app_socket,
+                )
+            },
+        )
+    };
+    (@connected $adapter:ident,) => {
+        ::core::option::Option::None
+    };
+    (@connected $adapter:ident, $infer:tt, $path:expr) => {
+        ::core::option::Option::Some($crate::__private::connected_fn::<$crate::__private::$adapter>(
+            |__fast_app_session, __fast_app_socket| {
+                <$infer as $crate::__private::Connected<$crate::__private::$adapter>>::call(
+                    &$path,
+                    __fast_app_session,
+                    __fast_app_socket,
+                )
+            },
+        ))
     };
 }

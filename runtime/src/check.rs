@@ -18,8 +18,8 @@ pub use payload::{
     ProbeReady, ProbeSerialize, Ready, ReadyKind,
 };
 pub use signatures::{
-    AsyncFn2, BoxFuture, CanJoin, Connect, ConnectOutput, Disconnect, Extract, ExtractOutput, Handlers,
-    OnJoin, OnLeave,
+    AsyncFn2, BoxFuture, CanJoin, Connect, ConnectOutput, Connected, Disconnect, Extract, ExtractOutput,
+    Handlers, OnJoin, OnLeave,
 };
 pub use target::{Nothing, OtherSplit, ProbeOther, ProbeRoom, RoomSplit, ServedTarget, TargetProbe};
 

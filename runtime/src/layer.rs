@@ -30,9 +30,6 @@ use tower_service::Service;
 
 use crate::adapter::{Erased, LayerFamily, ServerAdapter, ServiceFamily};
 
-/// The path socketioxide serves (its default, which fast-app keeps).
-const SOCKET_IO_PATH: &str = "/socket.io";
-
 /// The layer [`Server::layer`](crate::Server::layer) returns: add it to an
 /// axum `Router` with `.layer(server.layer())`.
 ///
@@ -41,15 +38,36 @@ const SOCKET_IO_PATH: &str = "/socket.io";
 #[derive(Clone)]
 pub struct ServerLayer {
     inner: Erased<LayerFamily>,
+    path: SocketIoPath,
     origins: Option<AllowedOrigins>,
 }
 
 impl ServerLayer {
-    pub(crate) fn new<A: ServerAdapter>(inner: SocketIoLayer<A>, origins: Option<AllowedOrigins>) -> Self {
+    pub(crate) fn new<A: ServerAdapter>(
+        inner: SocketIoLayer<A>,
+        path: impl AsRef<str>,
+        origins: Option<AllowedOrigins>,
+    ) -> Self {
         Self {
             inner: A::erase(inner),
+            path: SocketIoPath(path.as_ref().into()),
             origins,
         }
+    }
+}
+
+/// The path Socket.IO is served at: the server's `req_path`.
+#[derive(Clone, Debug)]
+struct SocketIoPath(Arc<str>);
+
+impl SocketIoPath {
+    /// Whether socketioxide serves `uri`: its path is the Socket.IO path or
+    /// below it (`/socket.io-admin` is not), by socketioxide's own rule.
+    fn serves(&self, uri: &Uri) -> bool {
+        let path = &*self.0;
+        uri.path()
+            .strip_prefix(path)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || path.ends_with('/'))
     }
 }
 
@@ -60,6 +78,7 @@ impl<S: Clone> Layer<S> for ServerLayer {
         let inner = self.inner.layer(inner);
         CompactHead {
             inner,
+            path: self.path.clone(),
             origins: self.origins.clone(),
         }
     }
@@ -101,6 +120,7 @@ fn normalize(origin: &str) -> String {
 #[derive(Clone, Debug)]
 pub struct CompactHead<S> {
     inner: S,
+    path: SocketIoPath,
     origins: Option<AllowedOrigins>,
 }
 
@@ -132,8 +152,11 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let origin = match (&self.origins, is_socket_io(req.uri())) {
-            (Some(origins), true) => match req.headers().get(header::ORIGIN) {
+        if !self.path.serves(req.uri()) {
+            return self.forward(req, None);
+        }
+        let origin = match &self.origins {
+            Some(origins) => match req.headers().get(header::ORIGIN) {
                 Some(origin) if !origins.allows(origin) => {
                     tracing::debug!(?origin, "fast-app: refused a request from an origin not allowed");
                     return Either::Left(future::ready(Ok(forbidden())));
@@ -145,16 +168,28 @@ where
                 // Allowed, or no `Origin`: not a browser's page.
                 origin => origin.cloned(),
             },
-            _ => None,
+            None => None,
         };
-        let finish: fn(_) -> _ = with_cors::<RB, S::Error>;
-        let response = self.inner.call(compact_head(req));
-        Either::Right(future::join(response, future::ready(origin)).map(finish))
+        self.forward(compact_head(req), origin)
     }
 }
 
-fn is_socket_io(uri: &Uri) -> bool {
-    uri.path().starts_with(SOCKET_IO_PATH)
+impl<S> CompactHead<S> {
+    /// Hands `req` to `S`; its response gets the CORS headers of `origin`.
+    fn forward<B, RB>(
+        &mut self,
+        req: Request<B>,
+        origin: Option<HeaderValue>,
+    ) -> <Self as Service<Request<B>>>::Future
+    where
+        S: Service<Request<B>, Response = Response<RB>>,
+        RB: HttpBody<Data = Bytes> + Send + 'static,
+        RB::Error: Into<BoxError>,
+    {
+        let finish: fn(_) -> _ = with_cors::<RB, S::Error>;
+        let response = self.inner.call(req);
+        Either::Right(future::join(response, future::ready(origin)).map(finish))
+    }
 }
 
 /// The refusal of a request from an origin the server does not allow.
@@ -213,12 +248,9 @@ fn add_cors(headers: &mut HeaderMap, origin: HeaderValue) {
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
 }
 
-/// `req` with its URI and header values copied into allocations of their
-/// own, when it is a Socket.IO request.
+/// `req` (a Socket.IO request) with its URI and header values copied into
+/// allocations of their own.
 fn compact_head<B>(req: Request<B>) -> Request<B> {
-    if !is_socket_io(req.uri()) {
-        return req;
-    }
     let (mut parts, body) = req.into_parts();
     let original_is_uri =
         matches!(parts.extensions.get::<OriginalUri>(), Some(OriginalUri(o)) if *o == parts.uri);
@@ -348,8 +380,15 @@ mod tests {
     }
 
     #[test]
-    fn other_requests_pass_through() {
-        let req = Request::builder().uri("/chats/1").body(()).unwrap();
-        assert_eq!(compact_head(req).uri(), "/chats/1");
+    fn the_socket_io_path_covers_its_subpaths_only() {
+        let uri = |text: &'static str| Uri::from_static(text);
+        let default = SocketIoPath("/socket.io".into());
+        assert!(default.serves(&uri("/socket.io")));
+        assert!(default.serves(&uri("/socket.io/?EIO=4&transport=polling")));
+        assert!(!default.serves(&uri("/socket.io-admin/")));
+        assert!(!default.serves(&uri("/chats/1")));
+        let custom = SocketIoPath("/realtime/".into());
+        assert!(custom.serves(&uri("/realtime/?EIO=4&transport=websocket")));
+        assert!(!custom.serves(&uri("/socket.io/?EIO=4&transport=websocket")));
     }
 }

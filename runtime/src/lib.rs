@@ -40,7 +40,8 @@ pub use serve::{
     DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_WRITE_STALL_TIMEOUT, Serve, serve,
 };
 pub use server::{
-    DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_PAYLOAD, DEFAULT_WS_READ_BUFFER_SIZE, Server, ServerBuilder,
+    DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_PAYLOAD, DEFAULT_SOCKET_IO_PATH, DEFAULT_WS_READ_BUFFER_SIZE,
+    Server, ServerBuilder,
 };
 pub use session::Session;
 pub use targets::{DEFAULT_NAMESPACE, IntoTargets, Target, Targets};

@@ -5,14 +5,17 @@
 //! | client | server | client receives |
 //! |---|---|---|
 //! | connects with `auth` | the namespace's `connect`, then every handler registered | CONNECT, or `connect_error` |
+//! | (is connected) | the namespace's `connected` | what it emits |
 //! | `join_K` + payload | extract the room; guard; join; `on_join` | `joined` `{"room"}`, or `error` |
 //! | `leave_K` + payload | extract the room; leave; `on_leave` | `left` `{"room"}`, or `error` |
 //! | disconnects | the namespace's `disconnect` | |
 //!
-//! Everything runs in socketioxide's connect middleware, before it sends
-//! CONNECT: socketioxide drops an event that arrives before its handler
-//! exists, so a join emitted the moment the client is connected must find
-//! its handler already there.
+//! `connect` and the handlers run in socketioxide's connect middleware,
+//! before it sends CONNECT: socketioxide drops an event that arrives before
+//! its handler exists, so a join emitted the moment the client is connected
+//! must find its handler already there. Nothing can be emitted to the
+//! client there (it is not connected yet): `connected` runs in socketioxide's
+//! connect handler, which it starts once CONNECT is sent.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +28,7 @@ use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::DisconnectReason;
 
-use crate::adapter::{HandlerTable, ServerAdapter};
+use crate::adapter::{ConnectedFn, HandlerTable, ServerAdapter};
 use crate::error::{ConnectError, Refusal, ServerError, Throttle};
 use crate::metrics::{NamespaceMetrics, RequestMetrics};
 use crate::namespace::Namespace;
@@ -75,15 +78,18 @@ pub(crate) async fn serve<A: ServerAdapter>(
 ) -> Result<(), ServerError> {
     let rooms: Arc<[RoomEvents]> = def.rooms.iter().map(|room| RoomEvents::new(def, room)).collect();
     let metrics = Arc::new(NamespaceMetrics::new(def.path));
-    let handler = (async || {}).with(move |socket: SocketRef<A>, TryData(auth): TryData<Value>| {
-        connect(
-            def,
-            rooms.clone(),
-            metrics.clone(),
-            socket,
-            auth.unwrap_or(Value::Null),
-        )
-    });
+    let connected = def.handlers.as_ref().and_then(|table| A::hooks(table).connected);
+    let handler = (async move |socket: SocketRef<A>| after_connect(connected, socket).await).with(
+        move |socket: SocketRef<A>, TryData(auth): TryData<Value>| {
+            connect(
+                def,
+                rooms.clone(),
+                metrics.clone(),
+                socket,
+                auth.unwrap_or(Value::Null),
+            )
+        },
+    );
     A::ready(io.ns(def.path, handler))
         .await
         .map_err(|source| ServerError::Adapter {
@@ -118,10 +124,19 @@ async fn connect<A: ServerAdapter>(
         metrics.closed(open);
         (def.disconnect)(&session, reason).await;
     });
-    if let Some(table) = &def.handlers {
-        A::handlers(table)(&socket);
+    if let Some(handlers) = def.handlers.as_ref().and_then(|table| A::hooks(table).handlers) {
+        handlers(&socket);
     }
     Ok(())
+}
+
+/// The connect handler: runs the namespace's `connected` hook, once
+/// socketioxide has sent CONNECT, so that what it emits reaches the client.
+async fn after_connect<A: Adapter>(connected: Option<ConnectedFn<A>>, socket: SocketRef<A>) {
+    if let Some(connected) = connected {
+        let session = socket.extensions.get::<Session>().unwrap_or_default();
+        connected(&session, &socket).await;
+    }
 }
 
 /// A room's client event names and their outcome counters, made once per server.

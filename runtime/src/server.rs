@@ -1,9 +1,10 @@
 //! The server: serves every registered namespace on socketioxide, on the
 //! adapter chosen when it is built.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use socketioxide::{SocketIo, SocketIoBuilder};
+use socketioxide::{ParserConfig, SocketIo, SocketIoBuilder, TransportType};
 
 use crate::adapter::{ErasedIo, IoFamily, ServerAdapter};
 use crate::broadcaster::Broadcaster;
@@ -40,15 +41,34 @@ pub const DEFAULT_WS_READ_BUFFER_SIZE: usize = 1024;
 /// sized for applications that upload through their events.
 pub const DEFAULT_MAX_PAYLOAD: u64 = 100_000;
 
+/// The path Socket.IO is served at, unless [`ServerBuilder::path`] says
+/// otherwise: socket.io's and socketioxide's default, where the official
+/// clients look by default.
+pub const DEFAULT_SOCKET_IO_PATH: &str = "/socket.io";
+
 /// Configures and builds a [`Server`].
+///
+/// Each setting has a default that holds for a public server; the ones
+/// fast-app changes from socketioxide's are constants of this module
+/// ([`DEFAULT_MAX_BUFFER_SIZE`], [`DEFAULT_WS_READ_BUFFER_SIZE`],
+/// [`DEFAULT_MAX_PAYLOAD`]). Whatever socketioxide's own builder offers
+/// beyond these stays reachable through [`ServerBuilder::socketio`].
 #[derive(Debug, Clone)]
 pub struct ServerBuilder {
     max_buffer_size: usize,
     ws_read_buffer_size: usize,
     ping_interval: Option<Duration>,
     ping_timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    ack_timeout: Option<Duration>,
+    upgrade_timeout: Option<Duration>,
+    transports: Option<Vec<TransportType>>,
+    path: Option<String>,
     max_payload: u64,
+    max_attachments: Option<usize>,
+    attachments_timeout: Option<Duration>,
     origins: Option<AllowedOrigins>,
+    configure: Option<Configure>,
     install: bool,
 }
 
@@ -59,10 +79,28 @@ impl Default for ServerBuilder {
             ws_read_buffer_size: DEFAULT_WS_READ_BUFFER_SIZE,
             ping_interval: None,
             ping_timeout: None,
+            connect_timeout: None,
+            ack_timeout: None,
+            upgrade_timeout: None,
+            transports: None,
+            path: None,
             max_payload: DEFAULT_MAX_PAYLOAD,
+            max_attachments: None,
+            attachments_timeout: None,
             origins: None,
+            configure: None,
             install: true,
         }
+    }
+}
+
+/// A user's step over socketioxide's builder ([`ServerBuilder::socketio`]).
+#[derive(Clone)]
+struct Configure(Arc<dyn Fn(SocketIoBuilder) -> SocketIoBuilder + Send + Sync>);
+
+impl std::fmt::Debug for Configure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Configure(..)")
     }
 }
 
@@ -92,6 +130,66 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a client has, once its Engine.IO connection is open, to
+    /// connect to a namespace (send CONNECT) before it is disconnected
+    /// (socketioxide's default: 45 s). An open connection that never connects
+    /// holds a file descriptor and a session's memory until then.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// How long an emit with an acknowledgement (`socket.emit_with_ack`,
+    /// in a custom handler or a `connected` hook) waits for the client's
+    /// answer before it resolves to a timeout error (socketioxide's default:
+    /// 5 s).
+    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
+        self.ack_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a client has to finish upgrading a polling session to a
+    /// websocket before the upgrade is abandoned; the session goes on
+    /// polling (socketioxide's default: 10 s).
+    pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
+        self.upgrade_timeout = Some(timeout);
+        self
+    }
+
+    /// The transports clients may use (default: both, as socket.io). With
+    /// `[TransportType::Websocket]` a polling request is refused (`400`,
+    /// `Transport unknown`), so clients must connect with `transports:
+    /// ["websocket"]`; with `[TransportType::Polling]` a websocket request is
+    /// refused the same way, and polling clients are never upgraded.
+    ///
+    /// ```
+    /// use fast_app::socketioxide::TransportType;
+    /// let builder = fast_app::Server::builder().transports([TransportType::Websocket]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `transports` is empty: a server must allow at least one.
+    pub fn transports<I: IntoIterator<Item = TransportType>>(mut self, transports: I) -> Self {
+        let mut list: Vec<TransportType> = transports.into_iter().collect();
+        assert!(
+            !list.is_empty(),
+            "fast-app: a server must allow at least one transport"
+        );
+        list.dedup_by_key(|t| *t as u8);
+        self.transports = Some(list);
+        self
+    }
+
+    /// The path Socket.IO is served at (default [`DEFAULT_SOCKET_IO_PATH`],
+    /// `/socket.io`): requests under it go to Socket.IO, all others to the
+    /// application's routes. Clients must be told the same path
+    /// (socket.io-client's `path` option).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
     /// Largest message a client may send, in bytes, on either transport
     /// (default [`DEFAULT_MAX_PAYLOAD`]): a polling request's body, and a
     /// websocket message, however many frames it comes in. A websocket
@@ -103,6 +201,23 @@ impl ServerBuilder {
     /// [`DisconnectReason::TransportError`]: socketioxide::socket::DisconnectReason::TransportError
     pub fn max_payload(mut self, bytes: u64) -> Self {
         self.max_payload = bytes;
+        self
+    }
+
+    /// Most binary attachments one packet may announce (socketioxide's
+    /// default: 10 000). A packet that announces more closes its connection.
+    /// Together, a packet's attachments may not exceed
+    /// [`max_payload`](Self::max_payload) bytes either: a packet with
+    /// attachments is one message.
+    pub fn max_attachments(mut self, count: usize) -> Self {
+        self.max_attachments = Some(count);
+        self
+    }
+
+    /// How long a client has to send all the attachments a packet announced
+    /// before the connection is closed (socketioxide's default: 1 minute).
+    pub fn attachments_timeout(mut self, timeout: Duration) -> Self {
+        self.attachments_timeout = Some(timeout);
         self
     }
 
@@ -122,6 +237,24 @@ impl ServerBuilder {
         self
     }
 
+    /// A step over socketioxide's own builder, run after fast-app's settings,
+    /// for what this builder does not name: a state for socketioxide's
+    /// `State` extractor, the msgpack parser (each behind socketioxide's
+    /// cargo feature of that name, which an application enables in its own
+    /// manifest), or a setting socketioxide adds later. What it sets wins
+    /// over fast-app's settings, so it can also undo their defaults.
+    ///
+    /// ```
+    /// let builder = fast_app::Server::builder().socketio(|io| io.max_buffer_size(8192));
+    /// ```
+    pub fn socketio(
+        mut self,
+        configure: impl Fn(SocketIoBuilder) -> SocketIoBuilder + Send + Sync + 'static,
+    ) -> Self {
+        self.configure = Some(Configure(Arc::new(configure)));
+        self
+    }
+
     /// Whether the server's broadcaster becomes the global one that
     /// [`broadcast`](crate::broadcast) uses (default: yes).
     pub fn install_broadcaster(mut self, install: bool) -> Self {
@@ -129,7 +262,7 @@ impl ServerBuilder {
         self
     }
 
-    fn socketio(&self) -> SocketIoBuilder {
+    fn socketioxide_builder(&self) -> SocketIoBuilder {
         let mut builder = SocketIo::builder()
             .max_buffer_size(self.max_buffer_size)
             .ws_read_buffer_size(self.ws_read_buffer_size);
@@ -139,20 +272,49 @@ impl ServerBuilder {
         if let Some(timeout) = self.ping_timeout {
             builder = builder.ping_timeout(timeout);
         }
-        // One limit for both transports; a frame cannot be larger than the
-        // message it is part of.
-        let ws_max = usize::try_from(self.max_payload).unwrap_or(usize::MAX);
-        builder
+        if let Some(timeout) = self.connect_timeout {
+            builder = builder.connect_timeout(timeout);
+        }
+        if let Some(timeout) = self.ack_timeout {
+            builder = builder.ack_timeout(timeout);
+        }
+        if let Some(timeout) = self.upgrade_timeout {
+            builder = builder.upgrade_timeout(timeout);
+        }
+        builder = match self.transports.as_deref() {
+            Some(&[one]) => builder.transports([one]),
+            Some(&[first, second, ..]) => builder.transports([first, second]),
+            _ => builder,
+        };
+        if let Some(path) = &self.path {
+            builder = builder.req_path(path.clone());
+        }
+        // One limit for both transports, and for a packet's attachments; a
+        // frame cannot be larger than the message it is part of.
+        let max = usize::try_from(self.max_payload).unwrap_or(usize::MAX);
+        let mut parser = ParserConfig::common().max_incoming_binary_buf_size(max);
+        if let Some(count) = self.max_attachments {
+            parser = parser.max_incoming_binaries(count);
+        }
+        if let Some(timeout) = self.attachments_timeout {
+            parser = parser.packet_completion_timeout(timeout);
+        }
+        builder = builder
             .max_payload(self.max_payload)
-            .ws_max_message_size(ws_max)
-            .ws_max_frame_size(ws_max)
+            .ws_max_message_size(max)
+            .ws_max_frame_size(max)
+            .with_parser(parser);
+        match &self.configure {
+            Some(Configure(configure)) => configure(builder),
+            None => builder,
+        }
     }
 
     /// Builds a single-process server on the in-process adapter, serving
     /// every registered namespace.
     pub async fn build(self) -> Result<Server, ServerError> {
         let namespaces = registry::namespaces()?;
-        let (layer, io) = self.socketio().build_layer();
+        let (layer, io) = self.socketioxide_builder().build_layer();
         Server::serve(layer, io, namespaces, self).await
     }
 
@@ -163,7 +325,7 @@ impl ServerBuilder {
     /// unreachable Redis is an error naming the URL.
     pub async fn build_redis(self, config: &RedisConfig) -> Result<Server, ServerError> {
         let namespaces = registry::namespaces()?;
-        let (layer, io) = redis::builder(self.socketio(), config, false)
+        let (layer, io) = redis::builder(self.socketioxide_builder(), config, false)
             .await?
             .build_layer();
         tracing::info!(
@@ -231,8 +393,9 @@ impl Server {
         if builder.install {
             broadcaster.install();
         }
+        let path = io.config().engine_config.req_path.clone();
         Ok(Self {
-            layer: ServerLayer::new(layer, builder.origins),
+            layer: ServerLayer::new(layer, path, builder.origins),
             io: A::erase::<IoFamily>(io),
             broadcaster,
             namespaces,

@@ -508,6 +508,17 @@ impl Client {
         self.send(frame.to_owned())
     }
 
+    /// Sends a binary websocket frame: an attachment of the binary packet
+    /// sent before it (Engine.IO v4 sends attachments as they are).
+    pub async fn send_binary(&self, data: Vec<u8>) -> Result<(), ClientError> {
+        if !self.is_connected() {
+            return Err(ClientError::Closed);
+        }
+        self.out
+            .send(Message::binary(data))
+            .map_err(|_| ClientError::Closed)
+    }
+
     /// Leaves the namespace (`41`) and closes the websocket.
     pub async fn disconnect(self) -> Result<(), ClientError> {
         self.send(protocol::disconnect(&self.ns))?;

@@ -61,6 +61,18 @@ impl TestServer {
     }
 }
 
+/// A user of the chat example, connected as `name` and welcomed: the
+/// example's `connected` hook sends `welcome {"user": name}` first.
+pub async fn chat_user(url: &str, name: &str) -> Client {
+    let mut client = Client::builder(url)
+        .auth(json!({ "token": name }))
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("{name} connects: {e}"));
+    assert_eq!(expect(&mut client, "welcome").await, json!({ "user": name }));
+    client
+}
+
 /// The next event, which must be `name`; returns its first argument.
 pub async fn expect(client: &mut Client, name: &str) -> Value {
     let event = client

@@ -14,7 +14,11 @@ fn custom<A: Adapter>(socket: &SocketRef<A>) {
     socket.on("ping", async || {});
 }
 
-#[namespace("/", connect = authenticate, disconnect = goodbye, handlers = custom)]
+async fn welcome<A: Adapter>(_session: &Session, socket: &SocketRef<A>) {
+    let _ = socket.emit("welcome", &());
+}
+
+#[namespace("/", connect = authenticate, connected = welcome, disconnect = goodbye, handlers = custom)]
 #[rooms(ChatRoom, MemberRoom, LobbyRoom, PairRoom)]
 pub struct GlobalNamespace;
 

@@ -1,6 +1,7 @@
 //! User functions and items named after every local the expansions use
 //! (`session`, `auth`, `reason`, `payload`, `name`, `socket`, `targets`,
-//! `value`, `room`, `future`), for every attribute key, and constants named
+//! `value`, `room`, `future`, and the hook tables' `__fast_app_session` and
+//! `__fast_app_socket`), for every attribute key, and constants named
 //! like them: generated code never shadows a user's path.
 #![allow(non_snake_case)]
 
@@ -23,7 +24,11 @@ fn socket<A: Adapter>(socket: &SocketRef<A>) {
     socket.on("ping", async || {});
 }
 
-#[namespace("/", connect = auth, disconnect = reason, handlers = socket)]
+async fn __fast_app_session<A: Adapter>(session: &Session, socket: &SocketRef<A>) {
+    let _ = (session, socket);
+}
+
+#[namespace("/", connect = auth, connected = __fast_app_session, disconnect = reason, handlers = socket)]
 #[rooms(ChatRoom, MemberRoom, UnitRoom, EmptyRoom, TupleRoom)]
 pub struct GlobalNamespace;
 
@@ -43,7 +48,11 @@ mod other {
         let _ = socket;
     }
 
-    #[namespace("/other", connect = session, disconnect = payload, handlers = name)]
+    pub async fn __fast_app_socket<A: Adapter>(session: &Session, socket: &SocketRef<A>) {
+        let _ = (session, socket);
+    }
+
+    #[namespace("/other", connect = session, connected = __fast_app_socket, disconnect = payload, handlers = name)]
     #[rooms(OtherRoom)]
     pub struct OtherNamespace;
 
@@ -89,11 +98,12 @@ mod constants {
     }
     async fn disconnect(_session: &Session, _reason: DisconnectReason) {}
     fn handlers<A: Adapter>(_socket: &SocketRef<A>) {}
+    async fn connected<A: Adapter>(_session: &Session, _socket: &SocketRef<A>) {}
     async fn guard(_room: &ConstRoom, _session: &Session) -> bool {
         true
     }
 
-    #[namespace("/constants", connect = connect, disconnect = disconnect, handlers = handlers)]
+    #[namespace("/constants", connect = connect, connected = connected, disconnect = disconnect, handlers = handlers)]
     #[rooms(ConstRoom)]
     pub struct ConstNamespace;
 

@@ -31,8 +31,12 @@ fn custom<A: Adapter>(socket: &SocketRef<A>) {
     socket.on("ping", async || {});
 }
 
+async fn welcome<A: Adapter>(_session: &Session, socket: &SocketRef<A>) {
+    let _ = socket.emit("welcome", &());
+}
+
 /// The root namespace.
-#[namespace("/", connect = authenticate, disconnect = goodbye, handlers = custom)]
+#[namespace("/", connect = authenticate, connected = welcome, disconnect = goodbye, handlers = custom)]
 #[rooms(ChatRoom, MemberRoom, LobbyRoom, PairRoom)]
 pub struct GlobalNamespace;
 

@@ -43,13 +43,22 @@ pub fn expand(ns: &Namespace) -> TokenStream {
             }
         }
     });
-    let handlers = match &ns.handlers {
+    // Each as `_` spanned at the path (a wrong shape is reported there) and the path.
+    let hook = |f: &Option<syn::ExprPath>| match f {
         Some(f) => {
-            // `_` spanned at the path: a wrong shape is reported there.
             let infer = quote_spanned!(super::path_span(f)=> _);
-            quote!(::core::option::Option::Some(#p::handler_table!(#infer, #f)))
+            quote!(#infer, #f)
         }
-        None => quote!(::core::option::Option::None),
+        None => TokenStream::new(),
+    };
+    let handlers = match (&ns.handlers, &ns.connected) {
+        (None, None) => quote!(::core::option::Option::None),
+        (handlers, connected) => {
+            let (handlers, connected) = (hook(handlers), hook(connected));
+            quote!(::core::option::Option::Some(
+                #p::handler_table!(handlers: (#handlers), connected: (#connected))
+            ))
+        }
     };
     let served = served_rooms(ns);
     let entries = ns.rooms.iter().map(|room| {

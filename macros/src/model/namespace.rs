@@ -15,6 +15,7 @@ pub struct Namespace {
     /// The path and where it was written.
     pub path: (String, Span),
     pub connect: Option<ExprPath>,
+    pub connected: Option<ExprPath>,
     pub disconnect: Option<ExprPath>,
     pub handlers: Option<ExprPath>,
     /// The room types of `#[rooms(...)]`.
@@ -60,6 +61,7 @@ impl Namespace {
             .unwrap_or_else(|| ("/".to_owned(), Span::call_site()));
         let values = Values::<NamespaceKey>::check(cx, entries);
         let connect = values.path(cx, NamespaceKey::Connect);
+        let connected = values.path(cx, NamespaceKey::Connected);
         let disconnect = values.path(cx, NamespaceKey::Disconnect);
         let handlers = values.path(cx, NamespaceKey::Handlers);
 
@@ -78,6 +80,7 @@ impl Namespace {
             item,
             path,
             connect,
+            connected,
             disconnect,
             handlers,
             rooms,

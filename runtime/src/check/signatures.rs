@@ -203,6 +203,28 @@ where
     }
 }
 
+/// `connected = path`, for one adapter.
+#[diagnostic::on_unimplemented(
+    message = "`connected` must be `async fn<A: Adapter>(&Session, &SocketRef<A>)`",
+    label = "expected `async fn<A: Adapter>(&Session, &SocketRef<A>)`",
+    note = "the hook runs once the client is connected, whatever the adapter, and may emit to it, e.g. `async fn welcome<A: Adapter>(session: &Session, socket: &SocketRef<A>) {{ let _ = socket.emit(\"welcome\", &\"hello\"); }}`",
+    note = "its future must be `Send`: hold nothing that is not `Send` (an `Rc`, a `RefCell` borrow) across an `.await`"
+)]
+pub trait Connected<A: Adapter> {
+    /// Runs the hook.
+    fn call<'a>(&self, session: &'a Session, socket: &'a SocketRef<A>) -> BoxFuture<'a, ()>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<A: Adapter, F> Connected<A> for F
+where
+    F: for<'a> AsyncFn2<'a, &'a Session, &'a SocketRef<A>, Out = ()>,
+{
+    fn call<'a>(&self, session: &'a Session, socket: &'a SocketRef<A>) -> BoxFuture<'a, ()> {
+        Box::pin(self(session, socket))
+    }
+}
+
 /// `handlers = path`, for one adapter.
 #[diagnostic::on_unimplemented(
     message = "`handlers` must be `fn<A: Adapter>(&SocketRef<A>)`",
