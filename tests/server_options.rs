@@ -80,6 +80,11 @@ async fn client(url: &str, ns: &str, auth: Value) -> Client {
 
 /// The status code of `GET path` (with `headers`).
 async fn get_status(url: &str, path: &str, headers: &[(&str, &str)]) -> u16 {
+    get(url, path, headers).await.0
+}
+
+/// The status code and body of `GET path` (with `headers`).
+async fn get(url: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
     let addr = url.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("http connect");
     let extra: String = headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
@@ -88,7 +93,25 @@ async fn get_status(url: &str, path: &str, headers: &[(&str, &str)]) -> u16 {
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await.expect("http read");
     let response = String::from_utf8_lossy(&response);
-    response[9..12].parse().expect("status code")
+    let status = response[9..12].parse().expect("status code");
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, body.to_owned())
+}
+
+/// Waits until the server closes websocket `ws`, at most `bound`.
+async fn ws_closed<S>(ws: &mut S, bound: Duration) -> bool
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    tokio::time::timeout(bound, async {
+        while let Some(Ok(message)) = ws.next().await {
+            if let Message::Close(_) = message {
+                break;
+            }
+        }
+    })
+    .await
+    .is_ok()
 }
 
 const POLLING: &str = "/socket.io/?EIO=4&transport=polling";
@@ -133,15 +156,10 @@ async fn a_connection_that_never_connects_to_a_namespace_is_closed_after_connect
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
         .await
         .expect("websocket opens");
-    let closed = tokio::time::timeout(BOUND, async {
-        while let Some(Ok(message)) = ws.next().await {
-            if let Message::Close(_) = message {
-                break;
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "the connection outlived the connect timeout");
+    assert!(
+        ws_closed(&mut ws, BOUND).await,
+        "the connection outlived the connect timeout"
+    );
 
     // A client that connects at once is not affected.
     let mut alice = client(&server.url, "/", json!({})).await;
@@ -164,6 +182,30 @@ async fn an_unanswered_acknowledgement_times_out_after_ack_timeout() {
     assert_eq!(expect(&mut hasty, "probe").await, Value::Null);
     assert_eq!(expect(&mut hasty, "probed").await, json!("timeout"));
     assert_eq!(patient.try_events(), [], "the hour-long wait is still on");
+}
+
+#[tokio::test]
+async fn an_upgrade_that_never_finishes_ends_its_session_after_upgrade_timeout() {
+    let server = TestServer::start_with(Server::builder().upgrade_timeout(Duration::from_millis(200))).await;
+    // A polling session, then a websocket for it that never sends the probe.
+    let (status, open) = get(&server.url, POLLING, &[]).await;
+    assert_eq!(status, 200, "{open}");
+    let handshake: Value = serde_json::from_str(open.trim_start_matches('0')).expect("open packet");
+    let sid = handshake["sid"].as_str().expect("sid");
+    let ws_url = format!(
+        "{}/socket.io/?EIO=4&transport=websocket&sid={sid}",
+        server.url.replace("http://", "ws://")
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .expect("websocket opens");
+    // Half socketioxide's default (10 s): what closes it is the setting.
+    assert!(
+        ws_closed(&mut ws, Duration::from_secs(5)).await,
+        "the upgrade outlived the upgrade timeout"
+    );
+    let (status, _) = get(&server.url, &format!("{POLLING}&sid={sid}"), &[]).await;
+    assert_eq!(status, 400, "the session ended with the upgrade");
 }
 
 // ---- transports and path -------------------------------------------------------

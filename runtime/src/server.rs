@@ -149,8 +149,8 @@ impl ServerBuilder {
     }
 
     /// How long a client has to finish upgrading a polling session to a
-    /// websocket before the upgrade is abandoned; the session goes on
-    /// polling (socketioxide's default: 10 s).
+    /// websocket; past it, the session is closed and the client reconnects
+    /// (socketioxide's default: 10 s).
     pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
         self.upgrade_timeout = Some(timeout);
         self
