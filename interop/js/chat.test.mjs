@@ -1,6 +1,7 @@
 // The chat example against the official socket.io-client.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { io } from "socket.io-client";
 import { startChat, startRedis, runWorker, connect, next, collect } from "./harness.mjs";
 
 let chat;
@@ -10,6 +11,20 @@ after(() => chat?.stop());
 test("a client without a token is refused with the server's message", async () => {
   await assert.rejects(connect(chat.url, {}), { message: "No access token provided" });
   await assert.rejects(connect(chat.url, { token: "" }), { message: "No access token provided" });
+});
+
+test("the connected hook's welcome is the first event, on either transport", async () => {
+  for (const transports of [["websocket"], ["polling"]]) {
+    const dora = io(chat.url, { auth: { token: " dora " }, transports, reconnection: false, forceNew: true });
+    const first = new Promise((resolve) => dora.onAny((...event) => resolve(event)));
+    await new Promise((resolve, reject) => {
+      dora.once("connect", resolve);
+      dora.once("connect_error", reject);
+    });
+    // The server's word on the name: the token, trimmed.
+    assert.deepEqual(await first, ["welcome", { user: "dora" }], `over ${transports}`);
+    dora.close();
+  }
 });
 
 test("join_chat answers joined with the room, and acknowledges the same", async () => {
