@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::future::IntoFuture;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -327,26 +326,6 @@ async fn a_paused_client_flooding_joins_writes_a_bounded_number_of_warnings() {
 
 // ---- slow consumers -----------------------------------------------------------
 
-/// A server for this binary's namespaces under `fast_app::serve`, whose
-/// outbound limits `configure` sets; returns its URL.
-async fn served(
-    builder: fast_app::ServerBuilder,
-    configure: impl FnOnce(fast_app::Serve) -> fast_app::Serve,
-) -> TestServer {
-    let server = builder
-        .install_broadcaster(false)
-        .build()
-        .await
-        .expect("server builds");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    let app = axum::Router::new().layer(server.layer());
-    let serve =
-        configure(fast_app::serve(listener, app, &server)).with_shutdown_signal(std::future::pending());
-    tokio::spawn(serve.into_future());
-    TestServer { url, server }
-}
-
 /// A paused client that joined chat 1 and read its `joined` reply.
 async fn paused_member(url: &str) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
     let (mut ws, _) = paused_client(url).await;
@@ -423,7 +402,7 @@ async fn a_client_that_stops_reading_is_closed_past_its_backlog_and_no_broadcast
     let warned = logs.count(" WARN ", "slow consumer closed");
     // A small packet queue: without the byte bound it fills within the
     // first hundred lines, and every broadcast after would fail.
-    let server = served(Server::builder().max_buffer_size(64), |serve| {
+    let server = TestServer::serve_with(Server::builder().max_buffer_size(64), |serve| {
         serve.max_outbound_bytes(256 * 1024)
     })
     .await;
@@ -448,7 +427,7 @@ async fn a_client_that_stops_reading_is_closed_past_its_backlog_and_no_broadcast
 async fn a_client_that_takes_nothing_for_the_stall_timeout_is_closed() {
     let _one = ONE_AT_A_TIME.lock().await;
     let logs = Logs::capture();
-    let server = served(Server::builder(), |serve| {
+    let server = TestServer::serve_with(Server::builder(), |serve| {
         serve
             .max_outbound_bytes(256 << 20)
             .write_stall_timeout(Duration::from_millis(500))
@@ -470,7 +449,7 @@ async fn a_client_that_takes_nothing_for_the_stall_timeout_is_closed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_keeps_up_with_16_kb_lines_is_never_closed() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let server = served(Server::builder(), |serve| {
+    let server = TestServer::serve_with(Server::builder(), |serve| {
         serve
             .max_outbound_bytes(256 * 1024)
             .write_stall_timeout(Duration::from_secs(2))
@@ -539,7 +518,7 @@ async fn packets_a_polling_client_does_not_fetch_are_dropped_and_counted_not_fai
     let metrics = fast_app::metrics::install().expect("the recorder installs");
     let dropped = r#"fast_app_packets_dropped_total{namespace="/",event="said"}"#;
     let before = series(&metrics, dropped);
-    let server = served(Server::builder().max_buffer_size(4), |serve| serve).await;
+    let server = TestServer::serve_with(Server::builder().max_buffer_size(4), |serve| serve).await;
     let mut bystander = member(&server, "polling-bystander").await;
 
     // A polling client joins chat 1, then never polls again.

@@ -18,14 +18,7 @@ use socketio_test_client::Client;
 #[path = "common/chat_app.rs"]
 mod chat_app;
 
-use chat_app::Said;
-
-fn said(text: &str) -> Said {
-    Said {
-        chat_id: 1,
-        text: text.to_owned(),
-    }
-}
+use chat_app::said;
 
 /// A Redis-mode server on a loopback port.
 struct Node {

@@ -11,7 +11,7 @@ mod chat_app;
 
 use std::time::{Duration, Instant};
 
-use chat_app::Said;
+use chat_app::{Said, said};
 use common::scrape::Scrape;
 use common::*;
 use fast_app::metrics::Metrics;
@@ -21,13 +21,6 @@ use futures_util::future::join_all;
 use redis_server::RedisServer;
 use serde_json::json;
 use socketio_test_client::Client;
-
-fn said(text: &str) -> Said {
-    Said {
-        chat_id: 1,
-        text: text.to_owned(),
-    }
-}
 
 fn metrics() -> Metrics {
     fast_app::metrics::install().expect("the recorder installs")

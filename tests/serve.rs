@@ -2,11 +2,13 @@
 //! are closed, the connection limit holds, and shutdown closes clients at
 //! the transport and leaves Redis.
 
+mod common;
 #[path = "common/redis_server.rs"]
 mod redis_server;
 
 use std::time::Duration;
 
+use common::serve_until;
 use fast_app::Server;
 use fast_app::prelude::*;
 use fast_app::redis::RedisConfig;
@@ -55,16 +57,14 @@ impl Served {
         routes: axum::Router,
         configure: impl FnOnce(fast_app::Serve) -> fast_app::Serve,
     ) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("address").to_string();
         let app = routes
             .route("/", axum::routing::get(|| async { "ok" }))
             .layer(server.layer());
         let (stop, stopped) = oneshot::channel();
-        let serve = configure(fast_app::serve(listener, app, &server)).with_shutdown_signal(async {
+        let (addr, done) = serve_until(&server, app, configure, async {
             let _ = stopped.await;
-        });
-        let done = tokio::spawn(serve.into_future());
+        })
+        .await;
         Self {
             addr,
             stop,

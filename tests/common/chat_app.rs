@@ -19,3 +19,11 @@ pub struct Said {
     pub chat_id: u64,
     pub text: String,
 }
+
+/// `said` to chat 1.
+pub fn said(text: &str) -> Said {
+    Said {
+        chat_id: 1,
+        text: text.to_owned(),
+    }
+}

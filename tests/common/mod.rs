@@ -24,6 +24,21 @@ pub async fn serve_on_loopback(app: axum::Router) -> String {
     url
 }
 
+/// Serves `app` (which holds `server`'s layer) through `fast_app::serve`,
+/// set up by `configure`, on `127.0.0.1:<free port>` until `stop` resolves.
+/// Returns the address and the serving task.
+pub async fn serve_until(
+    server: &Server,
+    app: axum::Router,
+    configure: impl FnOnce(fast_app::Serve) -> fast_app::Serve,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address").to_string();
+    let serve = configure(fast_app::serve(listener, app, server)).with_shutdown_signal(stop);
+    (addr, tokio::spawn(serve.into_future()))
+}
+
 /// A server serving this test binary's namespaces on `127.0.0.1:<free port>`.
 pub struct TestServer {
     pub url: String,
@@ -42,6 +57,22 @@ impl TestServer {
             .await
             .expect("server builds");
         let url = serve_on_loopback(axum::Router::new().layer(server.layer())).await;
+        Self { url, server }
+    }
+
+    /// The same, served through `fast_app::serve` set up by `configure`.
+    pub async fn serve_with(
+        builder: ServerBuilder,
+        configure: impl FnOnce(fast_app::Serve) -> fast_app::Serve,
+    ) -> Self {
+        let server = builder
+            .install_broadcaster(false)
+            .build()
+            .await
+            .expect("server builds");
+        let app = axum::Router::new().layer(server.layer());
+        let (addr, _) = serve_until(&server, app, configure, std::future::pending()).await;
+        let url = format!("http://{addr}");
         Self { url, server }
     }
 
