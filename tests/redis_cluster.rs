@@ -17,6 +17,8 @@ use socketio_test_client::Client;
 
 #[path = "common/chat_app.rs"]
 mod chat_app;
+#[path = "common/redis_server.rs"]
+mod redis_server;
 
 use chat_app::Said;
 
@@ -160,4 +162,49 @@ async fn servers_and_an_emitter_share_broadcasts_on_a_cluster() {
     assert_eq!(expect(&mut on_b, "said").await, payload);
     silent(&mut on_a).await;
     silent(&mut on_b).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_cluster_says_why() {
+    let closed = free_port();
+    let config = RedisConfig::cluster([format!("redis://127.0.0.1:{closed}")])
+        .with_prefix("cluster-unreachable")
+        .with_timeout(Duration::from_secs(1));
+    let result = tokio::time::timeout(Duration::from_secs(15), Server::builder().build_redis(&config))
+        .await
+        .expect("the builder returned instead of hanging");
+    let message = result.expect_err("no server without a cluster").to_string();
+    assert!(message.contains("refused"), "{message}");
+    assert!(message.contains(&closed.to_string()), "{message}");
+}
+
+/// What building a cluster server on `node` alone fails with.
+async fn cluster_startup_error(node: String) -> String {
+    let config = RedisConfig::cluster([node])
+        .with_prefix("cluster-unreachable")
+        .with_timeout(Duration::from_secs(1));
+    let result = tokio::time::timeout(Duration::from_secs(15), Server::builder().build_redis(&config))
+        .await
+        .expect("the builder returned instead of hanging");
+    result.expect_err("no server without a cluster").to_string()
+}
+
+#[tokio::test]
+async fn a_full_cluster_node_says_max_clients() {
+    let redis = redis_server::RedisServer::start_with(&["--maxclients", "1"]);
+    let _held = redis.hold_connection();
+    let message = cluster_startup_error(format!("redis://127.0.0.1:{}", redis.port)).await;
+    assert!(message.contains("max number of clients"), "{message}");
+}
+
+#[tokio::test]
+async fn a_wrong_cluster_password_says_so() {
+    let redis = redis_server::RedisServer::start_with(&["--requirepass", "right-password"]);
+    let message = cluster_startup_error(format!("redis://:wrong-password@127.0.0.1:{}", redis.port)).await;
+    let lower = message.to_lowercase();
+    assert!(
+        lower.contains("wrongpass") || lower.contains("invalid password"),
+        "{message}"
+    );
+    assert!(!message.contains("wrong-password"), "{message}");
 }

@@ -151,22 +151,7 @@ async fn connect_single(
     // The manager below retries for ever, inside our timeout: what stopped
     // it (a refused connection, an unknown host, a wrong password, a full
     // Redis) would read as a timeout. One plain connection first says why.
-    let probe = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(config.timeout()))
-        .set_response_timeout(Some(config.timeout()));
-    let probed = within(
-        config.timeout(),
-        client.get_multiplexed_async_connection_with_config(&probe),
-    )
-    .await;
-    if let Err(e) = probed {
-        return Err(match &e {
-            RedisDriverError::Redis(io) if io.is_io_error() => {
-                greeting(&client, config.timeout()).await.unwrap_or(e)
-            }
-            _ => e,
-        });
-    }
+    probe(&client, config.timeout()).await?;
     let mut manager = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(config.timeout()))
         // Every request of ours runs under `within`, so one timer bounds it.
@@ -185,6 +170,26 @@ async fn connect_single(
         ConnectionManager::new_with_config(client, manager),
     )
     .await
+}
+
+/// One plain connection to `client`'s server: why it cannot be had, if it
+/// cannot.
+async fn probe(client: &redis::Client, timeout: Duration) -> Result<(), RedisDriverError> {
+    let probe = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout));
+    match within(
+        timeout,
+        client.get_multiplexed_async_connection_with_config(&probe),
+    )
+    .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if matches!(&e, RedisDriverError::Redis(io) if io.is_io_error()) => {
+            Err(greeting(client, timeout).await.unwrap_or(e))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// What Redis says, unasked, to a connection it will not serve: a full Redis
@@ -223,7 +228,21 @@ async fn connect_cluster(
         .response_timeout(config.timeout())
         .push_sender(push)
         .build()?;
-    within(config.timeout(), client.get_async_connection()).await
+    let error = match within(config.timeout(), client.get_async_connection()).await {
+        Ok(connection) => return Ok(connection),
+        Err(e) => e,
+    };
+    // The cluster client reports a node it could not use as a timeout or a
+    // bare I/O error (a full node hangs up: "broken pipe"): a plain
+    // connection to each node says why, if one can.
+    for node in nodes {
+        if let Ok(node) = redis::Client::open(node.as_str())
+            && let Err(cause) = probe(&node, config.timeout()).await
+        {
+            return Err(cause);
+        }
+    }
+    Err(error)
 }
 
 /// Runs `op`, failing after `timeout`.
