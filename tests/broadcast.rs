@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use fast_app::prelude::*;
-use fast_app::{BroadcastError, Recorded, Target, Transport};
+use fast_app::{BroadcastError, Recorded, SocketId, Target, Transport};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -35,6 +35,7 @@ fn recorded(event: &str, namespace: &str, rooms: &[&str], payload: serde_json::V
         namespace: namespace.to_owned(),
         rooms: rooms.iter().map(|r| r.to_string()).collect(),
         payload,
+        except: None,
     }
 }
 
@@ -231,6 +232,7 @@ impl Transport for FailAdmin {
         &'a self,
         namespace: &'a str,
         rooms: Vec<String>,
+        except: Option<SocketId>,
         event: &'static str,
         payload: &'a RawValue,
     ) -> Pin<Box<dyn Future<Output = Result<(), BroadcastError>> + Send + 'a>> {
@@ -243,7 +245,7 @@ impl Transport for FailAdmin {
                 })
             });
         }
-        self.0.emit(namespace, rooms, event, payload)
+        self.0.emit(namespace, rooms, except, event, payload)
     }
 }
 
@@ -294,4 +296,34 @@ async fn the_global_broadcast_uses_the_scoped_broadcaster_and_errors_without_one
         fast_app::broadcast(&UpdateChat { id: 3 }).await.is_err(),
         "the scope ended"
     );
+}
+
+#[tokio::test]
+async fn the_socket_left_out_is_recorded_with_every_emit() {
+    let id: SocketId = "0123456789abcdef0123456789abcdef".parse().unwrap();
+    let (broadcaster, recording) = Broadcaster::recording();
+    // One room (the fast path) and several namespaces (the general path).
+    assert!(
+        broadcaster
+            .broadcast(&UpdateChat { id: 1 })
+            .except(id)
+            .await
+            .unwrap()
+    );
+    assert!(broadcaster.broadcast(&Mixed {}).except(id).await.unwrap());
+    let sent = recording.take();
+    assert!(sent.len() >= 3, "{sent:?}");
+    assert!(sent.iter().all(|r| r.except == Some(id)), "{sent:?}");
+
+    // The global broadcast takes it too; `None` leaves nobody out.
+    broadcaster
+        .scope(async { fast_app::broadcast(&UpdateChat { id: 2 }).except(id).await })
+        .await
+        .unwrap();
+    broadcaster
+        .scope(async { fast_app::broadcast(&UpdateChat { id: 3 }).except(None).await })
+        .await
+        .unwrap();
+    let excepts: Vec<_> = recording.take().into_iter().map(|r| r.except).collect();
+    assert_eq!(excepts, [Some(id), None]);
 }

@@ -349,3 +349,49 @@ async fn a_url_without_a_scheme_is_refused_without_showing_its_password() {
     assert!(!message.contains("secret"), "{message}");
     assert!(message.contains("user:***@127.0.0.1:1"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_left_out_is_left_out_on_every_server_and_by_the_emitter() {
+    let redis = RedisServer::start();
+    let config = config(&redis, "except");
+    let (a, b) = (Node::start(&config).await, Node::start(&config).await);
+    let mut alice = a.member("alice").await;
+    let (mut bob, mut carol) = (b.member("bob").await, b.member("carol").await);
+    let (alice_id, carol_id) = (public_id(&mut alice).await, public_id(&mut carol).await);
+
+    // From server A, leaving out a socket of server B; then one of A.
+    let from_a = a.server.broadcaster();
+    assert!(
+        from_a
+            .broadcast(&said("not carol"))
+            .except(carol_id)
+            .await
+            .unwrap()
+    );
+    receives(&mut alice, "not carol").await;
+    receives(&mut bob, "not carol").await;
+    assert!(
+        from_a
+            .broadcast(&said("not alice"))
+            .except(alice_id)
+            .await
+            .unwrap()
+    );
+    receives(&mut bob, "not alice").await;
+    receives(&mut carol, "not alice").await;
+
+    // A job's emitter, with the id its request carried.
+    let emitter = Broadcaster::redis_emitter(&config).await.expect("emitter");
+    assert!(
+        emitter
+            .broadcast(&said("from a job"))
+            .except(alice_id)
+            .await
+            .unwrap()
+    );
+    receives(&mut bob, "from a job").await;
+    receives(&mut carol, "from a job").await;
+    for client in [&mut alice, &mut bob, &mut carol] {
+        silent(client).await;
+    }
+}

@@ -9,6 +9,7 @@ mod redis_server;
 #[path = "common/chat_app.rs"]
 mod chat_app;
 
+use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use chat_app::{Said, said};
@@ -126,7 +127,7 @@ async fn messages_a_full_stream_buffer_drops_are_counted() {
         .expect("emitter connects");
 
     let events: Vec<Said> = (0..2000).map(|i| said(&i.to_string())).collect();
-    let sent = join_all(events.iter().map(|event| emitter.broadcast(event))).await;
+    let sent = join_all(events.iter().map(|event| emitter.broadcast(event).into_future())).await;
     assert!(sent.iter().all(|r| matches!(r, Ok(true))));
 
     let m = until(&metrics, WAIT, "every message received", |m| {

@@ -84,6 +84,7 @@ pub const RESERVED_EVENTS: &[&str] = &[
     "joined",
     "left",
     "error",
+    "socket_id",
 ];
 
 /// `key1`, `key2` or `key3`, for messages.

@@ -32,6 +32,7 @@ use crate::check::BoxFuture;
 use crate::error::BroadcastError;
 use crate::redis::RedisAdapter;
 use crate::session::Session;
+use crate::socket_id::SocketId;
 
 /// An adapter a [`Server`](crate::Server) can run on: socketioxide's
 /// in-process [`LocalAdapter`] (the embedded default) and fast-app's
@@ -106,12 +107,14 @@ impl ServerAdapter for RedisAdapter {
     }
 }
 
-/// Emits `event` once to every socket of `namespace` in any of `rooms`,
-/// socketioxide serializing the payload straight into the packet.
+/// Emits `event` once to every socket of `namespace` in any of `rooms`
+/// (but the socket whose public id is `except`), socketioxide serializing
+/// the payload straight into the packet.
 pub(crate) async fn emit<A: ServerAdapter, R, T>(
     io: &SocketIo<A>,
     namespace: &str,
     rooms: R,
+    except: Option<SocketId>,
     event: &'static str,
     payload: &T,
 ) -> Result<(), BroadcastError>
@@ -120,18 +123,22 @@ where
     T: Serialize + Sync + ?Sized,
 {
     let ns = served(io, namespace, event)?;
+    let skip = |to: socketioxide::operators::BroadcastOperators<A>| match except {
+        Some(id) => to.except(id.room()),
+        None => to,
+    };
     if !A::REMOTE {
         // This server's sockets only: there is no publish that could fail.
-        let result = ns.to(rooms).emit(event, payload).await;
+        let result = skip(ns.to(rooms)).emit(event, payload).await;
         return BroadcastError::from_outcome(namespace, event, result);
     }
-    let result = ns.to(rooms.clone()).emit(event, payload).await;
+    let result = skip(ns.to(rooms.clone())).emit(event, payload).await;
     if let Err(socketioxide::BroadcastError::Adapter(_)) = &result
         && let Some(ns) = io.of(namespace)
     {
         // The publish to the other servers failed, and socketioxide then
         // skips this server's own sockets too: deliver to those at least.
-        let _ = ns.local().to(rooms).emit(event, payload).await;
+        let _ = skip(ns.local().to(rooms)).emit(event, payload).await;
     }
     BroadcastError::from_outcome(namespace, event, result)
 }

@@ -1,7 +1,7 @@
 //! Broadcasters: where `broadcast(&event)` hands its emits.
 
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -17,6 +17,7 @@ use crate::event::BroadcastEvent;
 use crate::metrics;
 use crate::redis::{self, RedisConfig};
 use crate::registry;
+use crate::socket_id::SocketId;
 use crate::targets::{DEFAULT_NAMESPACE, Group, Target, Targets};
 
 /// Delivers one serialized event to rooms of one namespace.
@@ -25,11 +26,13 @@ use crate::targets::{DEFAULT_NAMESPACE, Group, Target, Targets};
 /// somewhere new, and build a broadcaster on it with [`Broadcaster::new`].
 pub trait Transport: Send + Sync + 'static {
     /// Emits `event` with `payload` (JSON) once to every socket of
-    /// `namespace` that is in at least one of `rooms` (each listed once).
+    /// `namespace` that is in at least one of `rooms` (each listed once),
+    /// but the socket whose public id is `except`.
     fn emit<'a>(
         &'a self,
         namespace: &'a str,
         rooms: Vec<String>,
+        except: Option<SocketId>,
         event: &'static str,
         payload: &'a RawValue,
     ) -> Pin<Box<dyn Future<Output = Result<(), BroadcastError>> + Send + 'a>>;
@@ -43,6 +46,7 @@ impl<A: Adapter> Transport for SocketIo<A> {
         &'a self,
         namespace: &'a str,
         rooms: Vec<String>,
+        except: Option<SocketId>,
         event: &'static str,
         payload: &'a RawValue,
     ) -> Pin<Box<dyn Future<Output = Result<(), BroadcastError>> + Send + 'a>> {
@@ -53,7 +57,11 @@ impl<A: Adapter> Transport for SocketIo<A> {
                     namespace: namespace.to_owned(),
                 });
             };
-            let result = ns.to(rooms).emit(event, payload).await;
+            let to = match except {
+                Some(id) => ns.to(rooms).except(id.room()),
+                None => ns.to(rooms),
+            };
+            let result = to.emit(event, payload).await;
             BroadcastError::from_outcome(namespace, event, result)
         })
     }
@@ -175,22 +183,29 @@ impl Broadcaster {
             .or_else(|| GLOBAL.read().unwrap_or_else(|e| e.into_inner()).clone())
     }
 
-    /// Broadcasts `event`: checks `when`, resolves the targets, and emits
-    /// once per namespace to the union of its rooms, so a socket in several
-    /// target rooms receives the event once.
+    /// Broadcasts `event` when `.await`ed: checks `when`, resolves the
+    /// targets, and emits once per namespace to the union of its rooms, so a
+    /// socket in several target rooms receives the event once.
+    /// [`.except(id)`](Broadcast::except) first leaves out one socket.
     ///
     /// `Ok(false)`: skipped (`when` was false, or there was no target).
     /// `Ok(true)`: handed to the transport for every namespace. An error
     /// reports every part that failed.
-    pub async fn broadcast<E: BroadcastEvent>(&self, event: &E) -> Result<bool, BroadcastError> {
-        let started = metrics::broadcast_started();
-        let result = self.send(event).await;
-        metrics::broadcast_done(E::NAME, started, &result);
-        result
+    pub fn broadcast<'a, E: BroadcastEvent>(&'a self, event: &'a E) -> Broadcast<impl BroadcastFn + 'a> {
+        Broadcast::new(move |except| async move {
+            let started = metrics::broadcast_started();
+            let result = self.send(event, except).await;
+            metrics::broadcast_done(E::NAME, started, &result);
+            result
+        })
     }
 
     /// [`broadcast`](Self::broadcast), uncounted.
-    async fn send<E: BroadcastEvent>(&self, event: &E) -> Result<bool, BroadcastError> {
+    async fn send<E: BroadcastEvent>(
+        &self,
+        event: &E,
+        except: Option<SocketId>,
+    ) -> Result<bool, BroadcastError> {
         if !event.broadcast_when().await {
             return Ok(false);
         }
@@ -202,14 +217,14 @@ impl Broadcaster {
         let targets = match (&self.sender, targets.into_single()) {
             (Sender::Io(io), Ok(Target { namespace, room })) => {
                 let payload = event.broadcast_as().await;
-                return on_adapter!(io, io => adapter::emit(io, &namespace, room, E::NAME, &payload).await)
+                return on_adapter!(io, io => adapter::emit(io, &namespace, room, except, E::NAME, &payload).await)
                     .map(|()| true);
             }
             (_, Ok(target)) => Targets::from_value(target),
             (_, Err(targets)) => targets,
         };
         // Boxed, so that the fast path's future does not carry this one's states.
-        Box::pin(self.broadcast_groups(event, targets)).await
+        Box::pin(self.broadcast_groups(event, targets, except)).await
     }
 
     /// The general path: every target grouped per namespace, one emit each.
@@ -217,6 +232,7 @@ impl Broadcaster {
         &self,
         event: &E,
         targets: Targets,
+        except: Option<SocketId>,
     ) -> Result<bool, BroadcastError> {
         let (groups, invalid) = targets.into_groups();
         let mut errors: Vec<BroadcastError> = invalid.into_iter().map(BroadcastError::from).collect();
@@ -224,8 +240,12 @@ impl Broadcaster {
         if sent {
             let payload = event.broadcast_as().await;
             let results = match &self.sender {
-                Sender::Io(io) => on_adapter!(io, io => emit_groups(io, groups, E::NAME, &payload).await),
-                Sender::Transport(transport) => emit_json(&**transport, groups, E::NAME, &payload).await,
+                Sender::Io(io) => {
+                    on_adapter!(io, io => emit_groups(io, groups, except, E::NAME, &payload).await)
+                }
+                Sender::Transport(transport) => {
+                    emit_json(&**transport, groups, except, E::NAME, &payload).await
+                }
             };
             errors.extend(results.into_iter().filter_map(Result::err));
         }
@@ -241,12 +261,13 @@ impl Broadcaster {
 async fn emit_groups<A: ServerAdapter, T: Serialize + Sync + ?Sized>(
     io: &SocketIo<A>,
     groups: Vec<Group>,
+    except: Option<SocketId>,
     event: &'static str,
     payload: &T,
 ) -> Vec<Result<(), BroadcastError>> {
-    let emits = groups
-        .into_iter()
-        .map(|group| async move { adapter::emit(io, &group.namespace, group.rooms, event, payload).await });
+    let emits = groups.into_iter().map(|group| async move {
+        adapter::emit(io, &group.namespace, group.rooms, except, event, payload).await
+    });
     join_all(emits).await
 }
 
@@ -254,6 +275,7 @@ async fn emit_groups<A: ServerAdapter, T: Serialize + Sync + ?Sized>(
 async fn emit_json<T: Serialize + ?Sized>(
     transport: &dyn Transport,
     groups: Vec<Group>,
+    except: Option<SocketId>,
     event: &'static str,
     payload: &T,
 ) -> Vec<Result<(), BroadcastError>> {
@@ -269,7 +291,7 @@ async fn emit_json<T: Serialize + ?Sized>(
     let payload = &*payload;
     let emits = groups.into_iter().map(|group| async move {
         transport
-            .emit(&group.namespace, group.rooms, event, payload)
+            .emit(&group.namespace, group.rooms, except, event, payload)
             .await
     });
     join_all(emits).await
@@ -281,14 +303,102 @@ impl fmt::Debug for Broadcaster {
     }
 }
 
-/// Broadcasts `event` with the current broadcaster (see [`Broadcaster::current`]).
+/// Broadcasts `event` with the current broadcaster (see
+/// [`Broadcaster::current`]) when `.await`ed; [`.except(id)`](Broadcast::except)
+/// first leaves out one socket.
 ///
 /// `Ok(false)` when skipped, `Ok(true)` when handed to the transport, an
 /// error when any part failed or no broadcaster is installed.
-pub async fn broadcast<E: BroadcastEvent>(event: &E) -> Result<bool, BroadcastError> {
-    match Broadcaster::current() {
-        Some(broadcaster) => broadcaster.broadcast(event).await,
-        None => Err(BroadcastError::NoBroadcaster),
+pub fn broadcast<E: BroadcastEvent>(event: &E) -> Broadcast<impl BroadcastFn + '_> {
+    Broadcast::new(move |except| async move {
+        match Broadcaster::current() {
+            Some(broadcaster) => broadcaster.broadcast(event).except(except).await,
+            None => Err(BroadcastError::NoBroadcaster),
+        }
+    })
+}
+
+/// A broadcast to send: `.await` it (it is [`IntoFuture`]), after
+/// [`except`](Self::except) if one socket should not receive it.
+///
+/// ```
+/// # use fast_app::prelude::*;
+/// # use serde::Serialize;
+/// # #[derive(BroadcastEvent, Serialize)]
+/// # #[broadcast(on = "lobby")]
+/// # struct MessageSent;
+/// # async fn handler(sender: Option<fast_app::SocketId>) -> Result<(), fast_app::BroadcastError> {
+/// // Everyone in the lobby but the client whose request this is (its
+/// // `X-Socket-ID` header, read with the `Option<SocketId>` extractor).
+/// broadcast(&MessageSent).except(sender).await?;
+/// // Everyone.
+/// broadcast(&MessageSent).await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a broadcast is sent when `.await`ed"]
+pub struct Broadcast<F> {
+    send: F,
+    except: Option<SocketId>,
+}
+
+impl<F> Broadcast<F> {
+    fn new(send: F) -> Self {
+        Self { send, except: None }
+    }
+
+    /// Leaves out the socket whose public id is `id` (its client does not
+    /// receive the event, on whichever server it is connected), or nobody
+    /// when `id` is `None`: a request without `X-Socket-ID` reaches everyone.
+    pub fn except(mut self, id: impl Into<Option<SocketId>>) -> Self {
+        self.except = id.into();
+        self
+    }
+}
+
+impl<F: BroadcastFn> IntoFuture for Broadcast<F> {
+    type Output = Result<bool, BroadcastError>;
+    type IntoFuture = F::Future;
+
+    fn into_future(self) -> F::Future {
+        self.send.call(self.except)
+    }
+}
+
+/// What a [`Broadcast`] runs when awaited, given the socket to leave out:
+/// the closures [`broadcast`] and [`Broadcaster::broadcast`] make. Its
+/// future is `Send`, so a broadcast can be awaited in a spawned task.
+pub trait BroadcastFn: sealed::Sealed {
+    /// The broadcast's future.
+    type Future: Future<Output = Result<bool, BroadcastError>> + Send;
+
+    /// Starts the broadcast.
+    fn call(self, except: Option<SocketId>) -> Self::Future;
+}
+
+impl<F, Fut> BroadcastFn for F
+where
+    F: FnOnce(Option<SocketId>) -> Fut,
+    Fut: Future<Output = Result<bool, BroadcastError>> + Send,
+{
+    type Future = Fut;
+
+    fn call(self, except: Option<SocketId>) -> Fut {
+        self(except)
+    }
+}
+
+mod sealed {
+    use super::*;
+
+    pub trait Sealed {}
+    impl<F, Fut> Sealed for F where F: FnOnce(Option<SocketId>) -> Fut {}
+}
+
+impl<F> fmt::Debug for Broadcast<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Broadcast")
+            .field("except", &self.except)
+            .finish_non_exhaustive()
     }
 }
 
@@ -303,6 +413,8 @@ pub struct Recorded {
     pub rooms: Vec<String>,
     /// The payload, as clients would receive it.
     pub payload: serde_json::Value,
+    /// The socket left out ([`Broadcast::except`]), if any.
+    pub except: Option<SocketId>,
 }
 
 /// What a recording broadcaster (see [`Broadcaster::recording`]) saw, shared by clones.
@@ -337,6 +449,7 @@ impl Transport for Recording {
         &'a self,
         namespace: &'a str,
         rooms: Vec<String>,
+        except: Option<SocketId>,
         event: &'static str,
         payload: &'a RawValue,
     ) -> Pin<Box<dyn Future<Output = Result<(), BroadcastError>> + Send + 'a>> {
@@ -347,6 +460,7 @@ impl Transport for Recording {
                     namespace: namespace.to_owned(),
                     rooms,
                     payload,
+                    except,
                 });
             })
             .map_err(|source| BroadcastError::Serialize {

@@ -414,6 +414,22 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
+/// A text that is not a [`SocketId`](crate::SocketId).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a socket id is 32 lowercase hex digits, as the server's `socket_id` reply gives it")]
+pub struct InvalidSocketId;
+
+/// Why a request's [`SOCKET_ID_HEADER`](crate::SOCKET_ID_HEADER) was refused: `400` with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SocketIdRejection {
+    /// The request has no such header.
+    #[error("missing `X-Socket-ID` header")]
+    Missing,
+    /// The header is not a socket id.
+    #[error("invalid `X-Socket-ID` header: {0}")]
+    Invalid(#[from] InvalidSocketId),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

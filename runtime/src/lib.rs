@@ -20,16 +20,17 @@ mod room;
 mod serve;
 mod server;
 mod session;
+mod socket_id;
 mod targets;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use adapter::ServerAdapter;
-pub use broadcaster::{Broadcaster, Recorded, Recording, Transport, broadcast};
+pub use broadcaster::{Broadcast, BroadcastFn, Broadcaster, Recorded, Recording, Transport, broadcast};
 pub use error::{
-    BroadcastError, ConnectError, DeliveryError, InvalidRoomName, MetricsError, RegistryError, ServerError,
-    ValidationError,
+    BroadcastError, ConnectError, DeliveryError, InvalidRoomName, InvalidSocketId, MetricsError,
+    RegistryError, ServerError, SocketIdRejection, ValidationError,
 };
 pub use event::BroadcastEvent;
 pub use layer::ServerLayer;
@@ -44,6 +45,7 @@ pub use server::{
     Server, ServerBuilder,
 };
 pub use session::Session;
+pub use socket_id::{SOCKET_ID_HEADER, SocketId};
 pub use targets::{DEFAULT_NAMESPACE, IntoTargets, Target, Targets};
 
 pub use socketioxide;

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | connects with `auth` | the namespace's `connect`, then every handler registered | CONNECT, or `connect_error` |
 //! | (is connected) | the namespace's `connected` | what it emits |
+//! | `socket_id` | make the socket's public id (once), put the socket in its room | `socket_id` `{"id"}` |
 //! | `join_K` + payload | extract the room; guard; join; `on_join` | `joined` `{"room"}`, or `error` |
 //! | `leave_K` + payload | extract the room; leave; `on_leave` | `left` `{"room"}`, or `error` |
 //! | disconnects | the namespace's `disconnect` | |
@@ -115,6 +116,7 @@ async fn connect<A: ServerAdapter>(
     }
     socket.extensions.insert(session.clone());
     socket.extensions.insert(NotSent::default());
+    on_socket_id(&socket);
     for room in rooms.iter() {
         on_request(&socket, room.join, "joined", room.entry.join, room.joins.clone());
         on_request(&socket, room.leave, "left", room.entry.leave, room.leaves.clone());
@@ -173,6 +175,29 @@ fn intern(name: String) -> &'static str {
             name
         }
     }
+}
+
+// --- socket_id ---
+
+/// The client event that asks for the socket's public id, and the reply's name.
+pub(crate) const SOCKET_ID: &str = "socket_id";
+
+/// Answers `socket_id` with the socket's public id (made on the first
+/// request), as an event and as the acknowledgement, once the socket is in
+/// the id's room: from then on, a broadcast `except` that id skips it.
+fn on_socket_id<A: Adapter>(socket: &SocketRef<A>) {
+    socket.on(SOCKET_ID, |socket: SocketRef<A>, ack: AckSender<A>| async move {
+        let session = socket.extensions.get::<Session>().unwrap_or_default();
+        let id = session.public_id_or_make();
+        socket.join(id.room());
+        let body = json!({ "id": id });
+        if let Err(e) = socket.emit(SOCKET_ID, &body) {
+            not_sent(&socket, "reply to", SOCKET_ID, &e);
+        }
+        if let Err(e) = ack.send(&body) {
+            not_sent(&socket, "acknowledgement of", SOCKET_ID, &e);
+        }
+    });
 }
 
 // --- join_K and leave_K ---

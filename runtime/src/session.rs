@@ -1,10 +1,12 @@
 //! Per-socket session: what `connect` learns about a client, read by room guards.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use socketioxide::extensions::Extensions;
 use socketioxide::socket::Sid;
+
+use crate::socket_id::SocketId;
 
 /// Typed values attached to one connected socket.
 ///
@@ -36,6 +38,7 @@ pub struct Session {
 #[derive(Default)]
 struct Inner {
     socket: Option<(Sid, String)>,
+    public_id: OnceLock<SocketId>,
     values: Extensions,
 }
 
@@ -50,6 +53,7 @@ impl Session {
         Self {
             inner: Arc::new(Inner {
                 socket: Some((id, namespace.to_owned())),
+                public_id: OnceLock::new(),
                 values: Extensions::new(),
             }),
         }
@@ -70,13 +74,27 @@ impl Session {
         self.inner.values.remove()
     }
 
-    /// The id of the socket this session belongs to (`None` for [`Session::new`]).
+    /// socketioxide's id of the socket this session belongs to (`None` for
+    /// [`Session::new`]).
     ///
-    /// socketioxide's socket id is the Engine.IO session id: on the polling
-    /// transport, whoever holds it can send packets as this client. Keep it
-    /// out of logs, and never hand it to other clients or third parties.
-    pub fn socket_id(&self) -> Option<Sid> {
+    /// It is the Engine.IO session id: on the polling transport, whoever
+    /// holds it can send packets as this client. Keep it out of logs, and
+    /// never hand it to other clients or third parties: what a client may
+    /// show is its [`public_id`](Self::public_id).
+    pub fn sid(&self) -> Option<Sid> {
         self.inner.socket.as_ref().map(|(id, _)| *id)
+    }
+
+    /// The socket's public id, once the client has asked for it
+    /// (`socket_id`): what its HTTP requests carry so that the broadcasts
+    /// they cause skip it.
+    pub fn public_id(&self) -> Option<SocketId> {
+        self.inner.public_id.get().copied()
+    }
+
+    /// The socket's public id, made on the first call.
+    pub(crate) fn public_id_or_make(&self) -> SocketId {
+        *self.inner.public_id.get_or_init(SocketId::random)
     }
 
     /// The namespace path of the socket this session belongs to.

@@ -104,6 +104,25 @@ pub async fn chat_user(url: &str, name: &str) -> Client {
     client
 }
 
+/// Asks the server for `client`'s public id (`socket_id`, with an
+/// acknowledgement), and checks that the reply event says the same.
+pub async fn public_id(client: &mut Client) -> fast_app::SocketId {
+    let ack = client
+        .emit_with_ack("socket_id", Value::Null, WAIT)
+        .await
+        .expect("socket_id is acknowledged");
+    let body = ack.into_iter().next().unwrap_or(Value::Null);
+    assert_eq!(
+        expect(client, "socket_id").await,
+        body,
+        "event and acknowledgement"
+    );
+    body["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("not a socket id: {body}"))
+}
+
 /// The next event, which must be `name`; returns its first argument.
 pub async fn expect(client: &mut Client, name: &str) -> Value {
     let event = client
