@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 use axum::response::Html;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use fast_app::broadcast;
 use fast_app::metrics::Metrics;
+use fast_app::{SocketId, broadcast};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -32,13 +32,19 @@ struct PostMessage {
     text: String,
 }
 
-async fn post_message(Path(chat_id): Path<u64>, Json(body): Json<PostMessage>) -> (StatusCode, Json<Value>) {
+/// Broadcasts `message_sent` to the chat: to every member but the client
+/// whose request this is, when it says which it is (`X-Socket-ID`).
+async fn post_message(
+    Path(chat_id): Path<u64>,
+    sender: Option<SocketId>,
+    Json(body): Json<PostMessage>,
+) -> (StatusCode, Json<Value>) {
     let event = MessageSent {
         chat_id,
         user: body.user,
         text: body.text,
     };
-    answer(broadcast(&event).await)
+    answer(broadcast(&event).except(sender).await)
 }
 
 #[derive(Deserialize)]

@@ -29,7 +29,10 @@
 //!   `{"chat_id", "user", "text"}`, and the sender's acknowledgement is
 //!   `{"sent": true}` (or the `error` payload, e.g. for a non-member).
 //! - `POST /chats/{id}/messages` with JSON `{"user", "text"}` broadcasts the
-//!   same event from outside Socket.IO (an HTTP handler, a job...).
+//!   same event from outside Socket.IO (an HTTP handler, a job...). With an
+//!   `X-Socket-ID` header (the id a client gets by emitting `socket_id`), the
+//!   client it names does not receive it: the chat page posts its messages
+//!   this way and shows its own at once.
 //! - `PUT /chats/{id}` with JSON `{"title", "archived"}` broadcasts
 //!   `update_chat` to the chat, unless the chat is archived.
 //! - `GET /` is a chat page for people: pick a name, join a chat, talk.

@@ -65,6 +65,8 @@ test("two people in one chat talk; someone in another chat sees nothing", async 
 
   await carol.waitForTimeout(300);
   assert.equal(await carol.locator("#messages li:has-text('hello')").count(), 0);
+  // Alice's page showed her message itself; the broadcast left her out.
+  assert.equal(await alice.locator("#messages li:has-text('hello bob')").count(), 1);
 
   const dir = path.join(root, "target");
   mkdirSync(dir, { recursive: true });

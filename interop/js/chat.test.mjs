@@ -83,6 +83,36 @@ test("a broadcast from the HTTP endpoint reaches the chat", async () => {
   alice.close();
 });
 
+test("a request with X-Socket-ID reaches the chat but that client", async () => {
+  const alice = await connect(chat.url, { token: "alice" });
+  const bob = await connect(chat.url, { token: "bob" });
+  await alice.emitWithAck("join_chat", { chat_id: 10 });
+  await bob.emitWithAck("join_chat", { chat_id: 10 });
+  const { id } = await alice.emitWithAck("socket_id");
+  assert.match(id, /^[0-9a-f]{32}$/);
+  assert.notEqual(id, alice.id, "the public id is not the session id");
+  const post = (headers) => fetch(`${chat.url}/chats/10/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ user: "alice", text: "hi bob" }),
+  });
+
+  const [toBob, toAlice] = [next(bob, "message_sent"), collect(alice, "message_sent")];
+  assert.equal((await post({ "X-Socket-ID": id })).status, 202);
+  assert.deepEqual(await toBob, [{ chat_id: 10, user: "alice", text: "hi bob" }]);
+  assert.deepEqual(await toAlice, []);
+
+  // Without the header everyone gets it; a header that is no id is refused.
+  const both = [next(alice, "message_sent"), next(bob, "message_sent")];
+  assert.equal((await post({})).status, 202);
+  await Promise.all(both);
+  const refused = await post({ "X-Socket-ID": alice.id });
+  assert.equal(refused.status, 400);
+  assert.match(await refused.text(), /X-Socket-ID/);
+  alice.close();
+  bob.close();
+});
+
 test("with Redis, clients on two servers receive what the worker process broadcasts", async () => {
   const redis = await startRedis();
   const env = { REDIS_SOCKETIO_URL: redis.url, REDIS_SOCKETIO_PREFIX: "interop-js" };
@@ -97,6 +127,13 @@ test("with Redis, clients on two servers receive what the worker process broadca
     const expected = [{ chat_id: 3, user: "worker", text: "from the worker" }];
     assert.deepEqual(await toAlice, expected);
     assert.deepEqual(await toBob, expected);
+
+    // A job that carries bob's id leaves bob out, on the other server.
+    const { id } = await bob.emitWithAck("socket_id");
+    const [again, notBob] = [next(alice, "message_sent"), collect(bob, "message_sent")];
+    runWorker(env, 3, "not to bob", id);
+    assert.deepEqual(await again, [{ chat_id: 3, user: "worker", text: "not to bob" }]);
+    assert.deepEqual(await notBob, []);
     alice.close();
     bob.close();
   } finally {

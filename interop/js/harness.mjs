@@ -57,9 +57,10 @@ export async function startRedis() {
   return { url: `redis://127.0.0.1:${port}/14`, port, stop: () => child.kill("SIGKILL") };
 }
 
-/** Runs `examples/worker <chatId> <text>` to completion. */
-export function runWorker(env, chatId, text) {
-  return execFileSync(path.join(examples, "worker"), [String(chatId), text], {
+/** Runs `examples/worker [--except <socketId>] <chatId> <text>` to completion. */
+export function runWorker(env, chatId, text, except = null) {
+  const args = [...(except ? ["--except", except] : []), String(chatId), text];
+  return execFileSync(path.join(examples, "worker"), args, {
     env: { ...process.env, RUST_LOG: "warn", ...env },
   }).toString();
 }
