@@ -129,7 +129,10 @@ where
     };
     if !A::REMOTE {
         // This server's sockets only: there is no publish that could fail.
-        let result = skip(ns.to(rooms)).emit(event, payload).await;
+        let result = match except {
+            None => ns.to(rooms).emit(event, payload).await,
+            Some(id) => ns.to(rooms).except(id.room()).emit(event, payload).await,
+        };
         return BroadcastError::from_outcome(namespace, event, result);
     }
     let result = skip(ns.to(rooms.clone())).emit(event, payload).await;

@@ -1,8 +1,9 @@
 //! fast-app's server for the fan-out contract: the DSL's namespace and room
 //! on the Redis adapter. Env: PORT (required), HOST (127.0.0.1),
 //! REDIS_SOCKETIO_URL (redis://localhost:6379/14); FAST_APP_WORKERS (tokio
-//! workers, 0 = one per core) and FAST_APP_WS_READ_BUFFER (bytes, 0 = the
-//! runtime's default) for experiments.
+//! workers, 0 = one per core), FAST_APP_WS_READ_BUFFER (bytes, 0 = the
+//! runtime's default) and FAST_APP_SERVE=axum (`axum::serve` instead of
+//! `fast_app::serve`) for experiments.
 
 use fast_app::Server;
 use fast_app::redis::RedisConfig;
@@ -40,6 +41,10 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         "fast-app fanout-server: listen={host}:{port} redis={}",
         config.display_url()
     );
+    if std::env::var("FAST_APP_SERVE").is_ok_and(|v| v == "axum") {
+        axum::serve(listener, app).await?;
+        return Ok(());
+    }
     // What applications serve with: its timeouts and slow-consumer bounds.
     fast_app::serve(listener, app, &server).await?;
     Ok(())
