@@ -8,7 +8,7 @@ mod redis_server;
 
 use std::time::Duration;
 
-use common::serve_until;
+use common::{build, serve_until};
 use fast_app::Server;
 use fast_app::prelude::*;
 use fast_app::redis::RedisConfig;
@@ -43,12 +43,7 @@ impl Served {
         builder: fast_app::ServerBuilder,
         configure: impl FnOnce(fast_app::Serve) -> fast_app::Serve,
     ) -> Self {
-        let server = builder
-            .install_broadcaster(false)
-            .build()
-            .await
-            .expect("server builds");
-        Self::on(server, axum::Router::new(), configure).await
+        Self::on(build(builder).await, axum::Router::new(), configure).await
     }
 
     /// Serves `routes`, plus `GET /` answering `ok`, with the server's layer.

@@ -39,6 +39,16 @@ pub async fn serve_until(
     (addr, tokio::spawn(serve.into_future()))
 }
 
+/// This test binary's namespaces on the in-process adapter, with a
+/// broadcaster of their own (tests run in parallel in one process).
+pub async fn build(builder: ServerBuilder) -> Server {
+    builder
+        .install_broadcaster(false)
+        .build()
+        .await
+        .expect("server builds")
+}
+
 /// A server serving this test binary's namespaces on `127.0.0.1:<free port>`.
 pub struct TestServer {
     pub url: String,
@@ -51,11 +61,7 @@ impl TestServer {
     }
 
     pub async fn start_with(builder: ServerBuilder) -> Self {
-        let server = builder
-            .install_broadcaster(false)
-            .build()
-            .await
-            .expect("server builds");
+        let server = build(builder).await;
         let url = serve_on_loopback(axum::Router::new().layer(server.layer())).await;
         Self { url, server }
     }
@@ -65,11 +71,7 @@ impl TestServer {
         builder: ServerBuilder,
         configure: impl FnOnce(fast_app::Serve) -> fast_app::Serve,
     ) -> Self {
-        let server = builder
-            .install_broadcaster(false)
-            .build()
-            .await
-            .expect("server builds");
+        let server = build(builder).await;
         let app = axum::Router::new().layer(server.layer());
         let (addr, _) = serve_until(&server, app, configure, std::future::pending()).await;
         let url = format!("http://{addr}");
