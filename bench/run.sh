@@ -4,6 +4,8 @@
 # private redis-server. Usage: bash bench/run.sh [a|b|c|paced|all] [STACK...]
 # (default: all shapes, every stack). REPEAT=N runs every stack N times per
 # shape, rotating their order, and reports medians. Results go to stdout.
+# Stack `fast-app-axum` (never by default) is fast-app's server on
+# `axum::serve` instead of `fast_app::serve`: what the serving path costs.
 # Two more shapes, not part of `all` (python is left out of both, as of (c)):
 #   bash bench/run.sh storm [STACK...]  every client connects and joins at
 #     once; sizes STORM_SIZES (default "10000 19000"), STORM_ROOMS (1000).
@@ -49,6 +51,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 stack_args() {
   local args=()
   want fast-app && args+=(--stack "fast-app=$bin/fanout-server;;$bin/fanout-emitter")
+  want fast-app-axum && args+=(--stack "fast-app-axum=env FAST_APP_SERVE=axum $bin/fanout-server;;$bin/fanout-emitter")
   want rust-raw && args+=(--stack "rust-raw=$work/rust-raw-target/release/server;;$work/rust-raw-target/release/emitter")
   want node && args+=(--stack "node=node $work/node/server.js;;node $work/node/emitter.js")
   [ "${1:-}" != no-python ] && want python && args+=(--stack "python=$work/py/bin/python $work/python/server.py;;$work/py/bin/python $work/python/emitter.py")
