@@ -44,10 +44,19 @@ fn sources(args: &Args) -> u64 {
     }
 }
 
-/// Client `i`'s source address; none (the system's choice) with one source.
-fn source(i: u64, sources: u64) -> Option<IpAddr> {
-    (sources > 1).then(|| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % sources) as u8)))
+/// Client `i`'s source address in storm number `run`; none (the system's
+/// choice) with one source. Each storm takes its addresses from a block of
+/// its own, `127.0.<1 + run>.x`: the previous storm's connections are still
+/// in TIME_WAIT on theirs for a minute, and a bind on an address whose ports
+/// they hold scans for a free one (the generator then spent up to 36 s of CPU
+/// on 10 000 connects, and ran out of time, in back-to-back runs).
+fn source(i: u64, sources: u64, run: u64) -> Option<IpAddr> {
+    let block = 1 + (run % 250) as u8;
+    (sources > 1).then(|| IpAddr::V4(Ipv4Addr::new(127, 0, block, 1 + (i % sources) as u8)))
 }
+
+/// How many storms this process has run: the next one's address block.
+static RUNS: AtomicU64 = AtomicU64::new(0);
 
 /// A small xorshift generator for the jitter: each client its own sequence.
 struct Jitter(u64);
@@ -219,6 +228,9 @@ async fn run_storm(args: &Args, stack: &Stack) -> StormReport {
     let deadline = tally.launched + Duration::from_secs_f64(args.storm_deadline);
     let timeout = Duration::from_secs_f64(args.connect_timeout);
     let sources = sources(args);
+    // Offset by the process id, so that a storm right after another
+    // invocation's also starts on fresh addresses.
+    let run = RUNS.fetch_add(1, Ordering::Relaxed) + u64::from(std::process::id());
     // Every connect at once: all tasks are spawned before any is polled
     // much (spawning 20 000 takes a few milliseconds).
     let tasks: Vec<_> = (0..args.clients)
@@ -227,7 +239,7 @@ async fn run_storm(args: &Args, stack: &Stack) -> StormReport {
                 url.clone(),
                 i,
                 1 + i % args.rooms,
-                source(i, sources),
+                source(i, sources, run),
                 timeout,
                 deadline,
                 tally.clone(),
