@@ -191,9 +191,10 @@ impl ServerBuilder {
     }
 
     /// Largest message a client may send, in bytes, on either transport
-    /// (default [`DEFAULT_MAX_PAYLOAD`]): a polling request's body, and a
-    /// websocket message, however many frames it comes in. A websocket
-    /// client that sends more is disconnected (its namespace's `disconnect`
+    /// (default [`DEFAULT_MAX_PAYLOAD`]): a polling request's body, a
+    /// websocket message, however many frames it comes in, and the binary
+    /// attachments of one packet together. A websocket client that sends
+    /// more is disconnected (its namespace's `disconnect`
     /// sees [`DisconnectReason::TransportError`]); the other connections are
     /// not affected. Clients learn the limit in the Engine.IO handshake
     /// (`maxPayload`).
