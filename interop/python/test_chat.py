@@ -46,6 +46,8 @@ async def connect(url, token):
     events = asyncio.Queue()
     client.on("*", lambda event, *args: events.put_nowait((event, list(args))))
     await client.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
+    # The example's `connected` hook tells each client who it is, first.
+    assert await next_event(events, "welcome") == {"user": token}
     return client, events
 
 
