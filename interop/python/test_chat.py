@@ -98,3 +98,34 @@ def test_members_receive_a_broadcast_and_others_do_not(chat_url):
         await bob.disconnect()
 
     asyncio.run(run())
+
+
+def test_a_request_with_the_clients_socket_id_reaches_the_others_only(chat_url):
+    """`socket_id`, then a job or a request that carries it: FastApp's clients get "to others"."""
+
+    async def post(url, headers):
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            body = {"user": "alice", "text": "to the others"}
+            async with session.post(f"{url}/chats/7/messages", json=body, headers=headers) as response:
+                return response.status
+
+    async def run():
+        alice, alice_events = await connect(chat_url, "alice")
+        bob, bob_events = await connect(chat_url, "bob")
+        for client, events in ((alice, alice_events), (bob, bob_events)):
+            await client.call("join_chat", {"chat_id": 7}, timeout=5)
+            await next_event(events, "joined")
+        reply = await alice.call("socket_id", timeout=5)
+        assert await next_event(alice_events, "socket_id") == reply
+        assert len(reply["id"]) == 32 and reply["id"] != alice.get_sid()
+
+        assert await post(chat_url, {"X-Socket-ID": reply["id"]}) == 202
+        assert await next_event(bob_events, "message_sent") == {"chat_id": 7, "user": "alice", "text": "to the others"}
+        await asyncio.sleep(0.3)
+        assert alice_events.empty()
+        await alice.disconnect()
+        await bob.disconnect()
+
+    asyncio.run(run())
