@@ -26,6 +26,7 @@ use serde::Serialize;
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::SocketRef;
+use socketioxide::operators::BroadcastOperators;
 use socketioxide_core::adapter::{DefinedAdapter, RoomParam};
 
 use crate::check::BoxFuture;
@@ -123,29 +124,36 @@ where
     T: Serialize + Sync + ?Sized,
 {
     let ns = served(io, namespace, event)?;
-    let skip = |to: socketioxide::operators::BroadcastOperators<A>| match except {
-        Some(id) => to.except(id.room()),
-        None => to,
-    };
     if !A::REMOTE {
         // This server's sockets only: there is no publish that could fail.
-        // Matched here rather than through `skip`: the operators are not
-        // moved through a closure on the hottest path (bench/emit-cost.sh).
+        // Matched here rather than through `skipping`: the operators are
+        // not moved through a call on the hottest path (bench/emit-cost.sh).
         let result = match except {
             None => ns.to(rooms).emit(event, payload).await,
             Some(id) => ns.to(rooms).except(id.room()).emit(event, payload).await,
         };
         return BroadcastError::from_outcome(namespace, event, result);
     }
-    let result = skip(ns.to(rooms.clone())).emit(event, payload).await;
+    let result = skipping(ns.to(rooms.clone()), except).emit(event, payload).await;
     if let Err(socketioxide::BroadcastError::Adapter(_)) = &result
         && let Some(ns) = io.of(namespace)
     {
         // The publish to the other servers failed, and socketioxide then
         // skips this server's own sockets too: deliver to those at least.
-        let _ = skip(ns.local().to(rooms)).emit(event, payload).await;
+        let _ = skipping(ns.local().to(rooms), except).emit(event, payload).await;
     }
     BroadcastError::from_outcome(namespace, event, result)
+}
+
+/// `to`, leaving out the socket whose public id is `except`.
+pub(crate) fn skipping<A: Adapter>(
+    to: BroadcastOperators<A>,
+    except: Option<SocketId>,
+) -> BroadcastOperators<A> {
+    match except {
+        Some(id) => to.except(id.room()),
+        None => to,
+    }
 }
 
 /// The broadcast operators of `namespace`, or the error that it is not served.
@@ -154,7 +162,7 @@ fn served<A: Adapter>(
     io: &SocketIo<A>,
     namespace: &str,
     event: &'static str,
-) -> Result<socketioxide::operators::BroadcastOperators<A>, BroadcastError> {
+) -> Result<BroadcastOperators<A>, BroadcastError> {
     io.of(namespace).ok_or_else(|| BroadcastError::UnknownNamespace {
         event: event.to_owned(),
         namespace: namespace.to_owned(),

@@ -57,11 +57,7 @@ impl<A: Adapter> Transport for SocketIo<A> {
                     namespace: namespace.to_owned(),
                 });
             };
-            let to = match except {
-                Some(id) => ns.to(rooms).except(id.room()),
-                None => ns.to(rooms),
-            };
-            let result = to.emit(event, payload).await;
+            let result = adapter::skipping(ns.to(rooms), except).emit(event, payload).await;
             BroadcastError::from_outcome(namespace, event, result)
         })
     }
