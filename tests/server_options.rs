@@ -167,6 +167,46 @@ async fn a_connection_that_never_connects_to_a_namespace_is_closed_after_connect
 }
 
 #[tokio::test]
+async fn the_heartbeat_is_advertised_and_a_client_that_stops_answering_is_dropped() {
+    let server = TestServer::start_with(
+        Server::builder()
+            .ping_interval(Duration::from_millis(100))
+            .ping_timeout(Duration::from_millis(100)),
+    )
+    .await;
+    let mut alive = client(&server.url, "/", json!({})).await;
+    expect(&mut alive, "auth").await;
+
+    // A websocket that connects to `/` and never answers a ping.
+    let ws_url = format!(
+        "{}/socket.io/?EIO=4&transport=websocket",
+        server.url.replace("http://", "ws://")
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .expect("websocket opens");
+    let open = match ws.next().await {
+        Some(Ok(Message::Text(text))) => text.to_string(),
+        other => panic!("expected the open packet, got {other:?}"),
+    };
+    let handshake: Value = serde_json::from_str(open.trim_start_matches('0')).expect("open packet");
+    assert_eq!(handshake["pingInterval"], 100, "{open}");
+    assert_eq!(handshake["pingTimeout"], 100, "{open}");
+    futures_util::SinkExt::send(&mut ws, Message::text("40"))
+        .await
+        .unwrap();
+    // socketioxide's defaults (25 s, 20 s) would hold it for 45 s.
+    assert!(
+        ws_closed(&mut ws, BOUND).await,
+        "a silent client outlived the heartbeat"
+    );
+
+    // The client that answers its pings is still served.
+    alive.emit("probe", Value::Null).await.unwrap();
+    assert_eq!(expect(&mut alive, "probe").await, Value::Null);
+}
+
+#[tokio::test]
 async fn an_unanswered_acknowledgement_times_out_after_ack_timeout() {
     let short = TestServer::start_with(Server::builder().ack_timeout(Duration::from_millis(100))).await;
     let long = TestServer::start_with(Server::builder().ack_timeout(Duration::from_secs(3600))).await;
