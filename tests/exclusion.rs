@@ -9,7 +9,7 @@ mod chat_app;
 
 use chat_app::said;
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 use socketio_test_client::Client;
 
 async fn member(server: &TestServer, name: &str) -> Client {
@@ -87,10 +87,10 @@ async fn the_public_id_is_not_a_session_id() {
     let id = public_id(&mut alice).await;
     let polling = format!("/socket.io/?EIO=4&transport=polling&sid={id}");
     // Neither reading nor posting on the polling transport in alice's name.
-    let (status, _) = http_request(&server.url, "GET", &polling, &Value::Null).await;
-    assert_eq!(status, 400);
+    assert_eq!(http(&server.url, "GET", &polling, &[], "").await.0, 400);
     let raw = r#"42["leave_chat",{"chat_id":1}]"#;
-    assert_eq!(post_text(&server.url, &polling, raw).await, 400);
+    let text = [("content-type", "text/plain;charset=UTF-8")];
+    assert_eq!(http(&server.url, "POST", &polling, &text, raw).await.0, 400);
     // Alice is still in the chat.
     assert!(
         server
@@ -101,20 +101,4 @@ async fn the_public_id_is_not_a_session_id() {
             .unwrap()
     );
     receives(&mut alice, "still here").await;
-}
-
-/// The status of a polling `POST` of `body` as text.
-async fn post_text(url: &str, path: &str, body: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = url.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: text/plain;charset=UTF-8\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response[9..12].parse().unwrap()
 }

@@ -492,23 +492,10 @@ fn series(metrics: &fast_app::metrics::Metrics, series: &str) -> u64 {
         .map_or(0, |value| value.parse::<f64>().unwrap() as u64)
 }
 
-/// One HTTP/1.1 request on its own connection; returns the response body.
-async fn http(url: &str, method: &str, path: &str, body: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = url.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: text/plain;charset=UTF-8\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(WAIT, stream.read_to_string(&mut response))
-        .await
-        .expect("an answer")
-        .unwrap();
-    response.split_once("\r\n\r\n").unwrap().1.to_owned()
+/// A polling request's answer body.
+async fn polling(url: &str, method: &str, path: &str, body: &str) -> String {
+    let text = [("content-type", "text/plain;charset=UTF-8")];
+    http(url, method, path, &text, body).await.1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -522,20 +509,20 @@ async fn packets_a_polling_client_does_not_fetch_are_dropped_and_counted_not_fai
     let mut bystander = member(&server, "polling-bystander").await;
 
     // A polling client joins chat 1, then never polls again.
-    let open = http(&server.url, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+    let open = polling(&server.url, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
     let open: serde_json::Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
     let path = format!(
         "/socket.io/?EIO=4&transport=polling&sid={}",
         open["sid"].as_str().unwrap()
     );
-    assert_eq!(http(&server.url, "POST", &path, "40").await, "ok");
-    let connected = http(&server.url, "GET", &path, "").await;
+    assert_eq!(polling(&server.url, "POST", &path, "40").await, "ok");
+    let connected = polling(&server.url, "GET", &path, "").await;
     assert!(connected.contains("40{"), "{connected:?}");
     assert_eq!(
-        http(&server.url, "POST", &path, r#"42["join_chat",{"chat_id":1}]"#).await,
+        polling(&server.url, "POST", &path, r#"42["join_chat",{"chat_id":1}]"#).await,
         "ok"
     );
-    assert!(http(&server.url, "GET", &path, "").await.contains("chat|1"));
+    assert!(polling(&server.url, "GET", &path, "").await.contains("chat|1"));
 
     // Its queue holds 4: the rest is dropped for it alone, and counted.
     lines_to_chat_1(&server, &mut bystander, 10).await;

@@ -14,7 +14,6 @@ use fast_app::socketioxide::{AckError, TransportType};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use socketio_test_client::{Client, ClientError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
 // ---- the application under test -------------------------------------------------
@@ -85,18 +84,28 @@ async fn get_status(url: &str, path: &str, headers: &[(&str, &str)]) -> u16 {
 
 /// The status code and body of `GET path` (with `headers`).
 async fn get(url: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let addr = url.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("http connect");
-    let extra: String = headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
-    let request = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\n{extra}connection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("http write");
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.expect("http read");
-    let response = String::from_utf8_lossy(&response);
-    let status = response[9..12].parse().expect("status code");
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-    (status, body.to_owned())
+    http(url, "GET", path, headers, "").await
 }
+
+/// A websocket to `url`'s Socket.IO path (`query` appended), with nothing
+/// sent on it: no CONNECT, no pong.
+async fn raw_websocket(url: &str, query: &str) -> WebSocket {
+    let ws_url = format!(
+        "{}/socket.io/?EIO=4&transport=websocket{query}",
+        url.replace("http://", "ws://")
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .expect("websocket opens");
+    ws
+}
+
+/// The Engine.IO handshake of an open packet (`0{...}`).
+fn handshake(open: &str) -> Value {
+    serde_json::from_str(open.trim_start_matches('0')).unwrap_or_else(|e| panic!("open packet {open:?}: {e}"))
+}
+
+type WebSocket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Waits until the server closes websocket `ws`, at most `bound`.
 async fn ws_closed<S>(ws: &mut S, bound: Duration) -> bool
@@ -149,13 +158,7 @@ async fn many_clients_each_get_the_hooks_event_first_and_once() {
 #[tokio::test]
 async fn a_connection_that_never_connects_to_a_namespace_is_closed_after_connect_timeout() {
     let server = TestServer::start_with(Server::builder().connect_timeout(Duration::from_millis(200))).await;
-    let ws_url = format!(
-        "{}/socket.io/?EIO=4&transport=websocket",
-        server.url.replace("http://", "ws://")
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
-        .await
-        .expect("websocket opens");
+    let mut ws = raw_websocket(&server.url, "").await;
     assert!(
         ws_closed(&mut ws, BOUND).await,
         "the connection outlived the connect timeout"
@@ -178,20 +181,14 @@ async fn the_heartbeat_is_advertised_and_a_client_that_stops_answering_is_droppe
     expect(&mut alive, "auth").await;
 
     // A websocket that connects to `/` and never answers a ping.
-    let ws_url = format!(
-        "{}/socket.io/?EIO=4&transport=websocket",
-        server.url.replace("http://", "ws://")
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
-        .await
-        .expect("websocket opens");
+    let mut ws = raw_websocket(&server.url, "").await;
     let open = match ws.next().await {
         Some(Ok(Message::Text(text))) => text.to_string(),
         other => panic!("expected the open packet, got {other:?}"),
     };
-    let handshake: Value = serde_json::from_str(open.trim_start_matches('0')).expect("open packet");
-    assert_eq!(handshake["pingInterval"], 100, "{open}");
-    assert_eq!(handshake["pingTimeout"], 100, "{open}");
+    let heartbeat = handshake(&open);
+    assert_eq!(heartbeat["pingInterval"], 100, "{open}");
+    assert_eq!(heartbeat["pingTimeout"], 100, "{open}");
     futures_util::SinkExt::send(&mut ws, Message::text("40"))
         .await
         .unwrap();
@@ -230,15 +227,9 @@ async fn an_upgrade_that_never_finishes_ends_its_session_after_upgrade_timeout()
     // A polling session, then a websocket for it that never sends the probe.
     let (status, open) = get(&server.url, POLLING, &[]).await;
     assert_eq!(status, 200, "{open}");
-    let handshake: Value = serde_json::from_str(open.trim_start_matches('0')).expect("open packet");
-    let sid = handshake["sid"].as_str().expect("sid");
-    let ws_url = format!(
-        "{}/socket.io/?EIO=4&transport=websocket&sid={sid}",
-        server.url.replace("http://", "ws://")
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
-        .await
-        .expect("websocket opens");
+    let open = handshake(&open);
+    let sid = open["sid"].as_str().expect("sid");
+    let mut ws = raw_websocket(&server.url, &format!("&sid={sid}")).await;
     // Half socketioxide's default (10 s): what closes it is the setting.
     assert!(
         ws_closed(&mut ws, Duration::from_secs(5)).await,

@@ -167,20 +167,38 @@ pub fn event(name: &str, arg: Value) -> Event {
     }
 }
 
-/// Sends one HTTP/1.1 request and returns the status code and body.
+/// Sends one HTTP/1.1 request with a JSON body and returns the status code
+/// and the JSON body of the answer (`Null` when it is not JSON).
 pub async fn http_request(url: &str, method: &str, path: &str, body: &Value) -> (u16, Value) {
+    let json = [("content-type", "application/json")];
+    let (status, body) = http(url, method, path, &json, &body.to_string()).await;
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// Sends one HTTP/1.1 request with `headers` and `body` (as it is, e.g. a
+/// polling packet) and returns the status code and body of the answer.
+pub async fn http(
+    url: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     let addr = url.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("http connect");
-    let body = body.to_string();
+    let headers: String = headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.expect("http write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("http read");
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
+        .await
+        .expect("an answer")
+        .expect("http read");
+    let response = String::from_utf8_lossy(&response);
     let status = response[9..12].parse().expect("status code");
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (status, body.to_owned())
 }
