@@ -476,7 +476,8 @@ async fn a_join_emitted_the_instant_the_connection_opens_is_always_answered() {
         let clients = (0..50).map(|i| {
             let url = srv.url.clone();
             tokio::spawn(async move {
-                // Written to the socket right behind the server's CONNECT ack.
+                // Written to the socket right behind the server's CONNECT ack,
+                // possibly before socketioxide marks the socket connected.
                 let mut client = Client::builder(&url)
                     .namespace("/race")
                     .auth(json!({ "token": format!("race-{round}-{i}") }))

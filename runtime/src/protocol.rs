@@ -17,10 +17,18 @@
 //! must find its handler already there. Nothing can be emitted to the
 //! client there (it is not connected yet): `connected` runs in socketioxide's
 //! connect handler, which it starts once CONNECT is sent.
+//!
+//! socketioxide sends CONNECT a moment before it marks the socket connected,
+//! and refuses to emit to a socket not marked yet. A client that emits
+//! `join_K` on CONNECT can be answered inside that moment (a thread preempted
+//! between the two steps is enough), so every reply first waits for the
+//! connect handler's signal: an event, not a poll, and already given on all
+//! but the first request of a connection.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
@@ -28,6 +36,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::DisconnectReason;
+use tokio::sync::Notify;
 
 use crate::adapter::{ConnectedFn, HandlerTable, ServerAdapter};
 use crate::error::{ConnectError, Refusal, ServerError, Throttle};
@@ -115,7 +124,7 @@ async fn connect<A: ServerAdapter>(
         return Err(e);
     }
     socket.extensions.insert(session.clone());
-    socket.extensions.insert(NotSent::default());
+    socket.extensions.insert(SocketState::default());
     on_socket_id(&socket);
     for room in rooms.iter() {
         on_request(&socket, room.join, "joined", room.entry.join, room.joins.clone());
@@ -135,6 +144,9 @@ async fn connect<A: ServerAdapter>(
 /// The connect handler: runs the namespace's `connected` hook, once
 /// socketioxide has sent CONNECT, so that what it emits reaches the client.
 async fn after_connect<A: Adapter>(connected: Option<ConnectedFn<A>>, socket: SocketRef<A>) {
+    if let Some(state) = socket.extensions.get::<SocketState>() {
+        state.connected.notify_waiters();
+    }
     if let Some(connected) = connected {
         let session = socket.extensions.get::<Session>().unwrap_or_default();
         connected(&session, &socket).await;
@@ -191,6 +203,7 @@ fn on_socket_id<A: Adapter>(socket: &SocketRef<A>) {
         let id = session.public_id_or_make();
         socket.join(id.room());
         let body = json!({ "id": id });
+        marked_connected(&socket).await;
         if let Err(e) = socket.emit(SOCKET_ID, &body) {
             not_sent(&socket, "reply to", SOCKET_ID, &e);
         }
@@ -220,6 +233,7 @@ fn on_request<A: Adapter>(
             let session = socket.extensions.get::<Session>().unwrap_or_default();
             let outcome = op(&session, payload, &socket).await;
             metrics.record(&outcome);
+            marked_connected(&socket).await;
             reply(&socket, ack, request, done, outcome);
         },
     );
@@ -296,10 +310,50 @@ fn reply<A: Adapter>(
     }
 }
 
-/// Replies and acknowledgements a connection could not take (its queue was
-/// full: it stopped reading, or was closing).
+/// What the protocol keeps per socket, in its extensions.
 #[derive(Clone, Default)]
-struct NotSent(Arc<AtomicU64>);
+struct SocketState(Arc<SocketStateInner>);
+
+#[derive(Default)]
+struct SocketStateInner {
+    /// Replies and acknowledgements the connection could not take (its
+    /// queue was full: it stopped reading, or was closing).
+    not_sent: AtomicU64,
+    /// Signalled by the connect handler, once socketioxide marked the
+    /// socket connected.
+    connected: Notify,
+}
+
+impl std::ops::Deref for SocketState {
+    type Target = SocketStateInner;
+
+    fn deref(&self) -> &SocketStateInner {
+        &self.0
+    }
+}
+
+/// How long a reply waits for socketioxide to mark its socket connected. It
+/// is a matter of microseconds; the bound only ends the wait of a socket
+/// whose CONNECT could not be sent (it never will be).
+const CONNECTED_WAIT: Duration = Duration::from_secs(5);
+
+/// Waits until socketioxide has marked `socket` connected, so that an emit
+/// to it is not refused (see the module's documentation).
+async fn marked_connected<A: Adapter>(socket: &SocketRef<A>) {
+    if socket.connected() {
+        return;
+    }
+    let Some(state) = socket.extensions.get::<SocketState>() else {
+        return;
+    };
+    let signal = state.connected.notified();
+    tokio::pin!(signal);
+    signal.as_mut().enable();
+    if !socket.connected() {
+        // On timeout the emit fails and is logged as not sent.
+        let _ = tokio::time::timeout(CONNECTED_WAIT, signal).await;
+    }
+}
 
 /// Logs a reply the client could not take, where a client that floods the
 /// server with requests while it stops reading cannot fill the logs: WARN
@@ -310,8 +364,8 @@ fn not_sent<A: Adapter>(socket: &SocketRef<A>, what: &str, request: &str, e: &so
     static FIRST: Throttle = Throttle::new();
     let count = socket
         .extensions
-        .get::<NotSent>()
-        .map_or(1, |n| n.0.fetch_add(1, Ordering::Relaxed) + 1);
+        .get::<SocketState>()
+        .map_or(1, |state| state.not_sent.fetch_add(1, Ordering::Relaxed) + 1);
     let admitted = match count {
         1 => FIRST.admit(),
         _ => None,
