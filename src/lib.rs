@@ -20,7 +20,8 @@ pub use fast_app_runtime::*;
 pub mod prelude {
     pub use fast_app_macros::{BroadcastEvent, Room, namespace, rooms};
     pub use fast_app_runtime::{
-        BroadcastEvent, Broadcaster, ConnectError, Room, Server, Session, Targets, ValidationError, broadcast,
+        BroadcastEvent, Broadcaster, ConnectError, Member, Room, Server, Session, Targets, ValidationError,
+        broadcast,
     };
 }
 

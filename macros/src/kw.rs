@@ -57,6 +57,7 @@ keys! {
         CanJoin => "can_join",
         OnJoin => "on_join",
         OnLeave => "on_leave",
+        Presence => "presence",
     }
 }
 
@@ -85,6 +86,9 @@ pub const RESERVED_EVENTS: &[&str] = &[
     "left",
     "error",
     "socket_id",
+    "presence_state",
+    "presence_join",
+    "presence_leave",
 ];
 
 /// `key1`, `key2` or `key3`, for messages.

@@ -10,6 +10,7 @@ pub use crate::adapter::{HandlerTable, Hooks, connected_fn};
 pub use crate::error::{ConnectError, InvalidRoomName, ValidationError};
 pub use crate::event::BroadcastEvent;
 pub use crate::namespace::{Namespace, ServedRoom};
+pub use crate::presence::{Member, PresenceRoom};
 pub use crate::registry::{NamespaceDef, RoomEntry};
 pub use crate::room::{Room, RoomName};
 pub use crate::session::Session;
@@ -18,7 +19,7 @@ pub use crate::targets::{IntoTargets, Targets};
 pub use crate::check::{
     AsPayload, AsSelfPayload, AsyncFn2, BoxFuture, CanJoin, Connect, ConnectOutput, Connected, Disconnect,
     Extract, ExtractOutput, Handlers, ListedRoom, OnJoin, OnLeave, Probe, ProbeAny, ProbeOther, ProbeReady,
-    ProbeRoom, ProbeSerialize, RoomPayload, RoomSegment, SelfPayload, ServedTarget, TargetProbe,
+    ProbeRoom, ProbeSerialize, RoomPayload, RoomSegment, SelfPayload, ServedTarget, ShowMember, TargetProbe,
 };
 pub use crate::redis::RedisAdapter;
 

@@ -12,9 +12,11 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 
 use crate::adapter::{self, ErasedIo, IoFamily, ServerAdapter, on_adapter};
-use crate::error::{BroadcastError, RegistryError, ServerError};
+use crate::error::{BroadcastError, PresenceError, RegistryError, ServerError};
 use crate::event::BroadcastEvent;
 use crate::metrics;
+use crate::namespace::ServedRoom;
+use crate::presence::{Member, Presence, PresenceRoom};
 use crate::redis::{self, RedisConfig};
 use crate::registry;
 use crate::socket_id::SocketId;
@@ -72,6 +74,8 @@ impl<A: Adapter> Transport for SocketIo<A> {
 #[derive(Clone)]
 pub struct Broadcaster {
     sender: Sender,
+    /// The members of presence rooms, for a server's broadcaster or an emitter.
+    presence: Option<Arc<Presence>>,
 }
 
 /// Where a broadcaster's emits go. A server of the runtime's adapters is
@@ -94,6 +98,7 @@ impl Broadcaster {
     pub fn new(transport: impl Transport) -> Self {
         Self {
             sender: Sender::Transport(Arc::new(transport)),
+            presence: None,
         }
     }
 
@@ -103,6 +108,7 @@ impl Broadcaster {
     pub fn from_io<A: ServerAdapter>(io: SocketIo<A>) -> Self {
         Self {
             sender: Sender::Io(A::erase::<IoFamily>(io)),
+            presence: None,
         }
     }
 
@@ -156,6 +162,24 @@ impl Broadcaster {
     pub fn recording() -> (Self, Recording) {
         let recording = Recording::default();
         (Self::new(recording.clone()), recording)
+    }
+
+    /// This broadcaster, answering [`presence`](Self::presence) from `presence`.
+    pub(crate) fn with_presence(mut self, presence: Arc<Presence>) -> Self {
+        self.presence = Some(presence);
+        self
+    }
+
+    /// The members of `room`, a room that keeps presence, on every server,
+    /// sorted by id. A server's broadcaster and the Redis emitter answer it;
+    /// other broadcasters answer [`PresenceError::NotKept`].
+    pub async fn presence<R: PresenceRoom + ServedRoom>(
+        &self,
+        room: &R,
+    ) -> Result<Vec<Member>, PresenceError> {
+        let presence = self.presence.as_ref().ok_or(PresenceError::NotKept)?;
+        let name = room.name()?;
+        presence.members(R::NAMESPACE, &name).await
     }
 
     /// Makes this broadcaster the one [`broadcast`] uses, replacing any other.
@@ -312,6 +336,35 @@ pub fn broadcast<E: BroadcastEvent>(event: &E) -> Broadcast<impl BroadcastFn + '
             None => Err(BroadcastError::NoBroadcaster),
         }
     })
+}
+
+/// The members of `room`, a room that keeps presence, from the current
+/// broadcaster (see [`Broadcaster::presence`]).
+///
+/// ```
+/// # use fast_app::prelude::*;
+/// # use serde::Deserialize;
+/// # #[derive(Clone, Room, Deserialize)]
+/// # #[room(presence = Self::member)]
+/// # struct ChatRoom { chat_id: u64 }
+/// # impl ChatRoom {
+/// #     async fn member(&self, session: &Session) -> Option<Member> { None }
+/// # }
+/// # #[namespace("/")]
+/// # #[rooms(ChatRoom)]
+/// # struct Root;
+/// # async fn run() -> Result<(), fast_app::PresenceError> {
+/// let members = fast_app::presence(&ChatRoom { chat_id: 1 }).await?;
+/// for member in &members {
+///     println!("{} is here", member.id());
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn presence<R: PresenceRoom + ServedRoom>(room: &R) -> Result<Vec<Member>, PresenceError> {
+    match Broadcaster::current() {
+        Some(broadcaster) => broadcaster.presence(room).await,
+        None => Err(PresenceError::NoBroadcaster),
+    }
 }
 
 /// A broadcast to send: `.await` it (it is [`IntoFuture`]), after

@@ -19,7 +19,7 @@ pub use payload::{
 };
 pub use signatures::{
     AsyncFn2, BoxFuture, CanJoin, Connect, ConnectOutput, Connected, Disconnect, Extract, ExtractOutput,
-    Handlers, OnJoin, OnLeave,
+    Handlers, OnJoin, OnLeave, ShowMember,
 };
 pub use target::{Nothing, OtherSplit, ProbeOther, ProbeRoom, RoomSplit, ServedTarget, TargetProbe};
 

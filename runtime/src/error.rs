@@ -430,6 +430,28 @@ pub enum SocketIdRejection {
     Invalid(#[from] InvalidSocketId),
 }
 
+/// Why a room's members could not be read or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum PresenceError {
+    /// No broadcaster is installed: no server was built and none was set.
+    #[error(
+        "no broadcaster is installed: build a server with `Server::builder()`, or install a `Broadcaster::redis_emitter`"
+    )]
+    NoBroadcaster,
+    /// The broadcaster keeps no presence (a recording, or a transport of
+    /// the application's own).
+    #[error(
+        "this broadcaster keeps no presence: a `Server`'s broadcaster or `Broadcaster::redis_emitter` does"
+    )]
+    NotKept,
+    /// The room's identifiers could not form a room name.
+    #[error(transparent)]
+    InvalidRoom(#[from] InvalidRoomName),
+    /// The store (Redis) failed or did not answer in time.
+    #[error("presence store: {0}")]
+    Store(String),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

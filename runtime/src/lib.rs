@@ -13,6 +13,7 @@ mod event;
 mod layer;
 pub mod metrics;
 mod namespace;
+mod presence;
 mod protocol;
 pub mod redis;
 pub mod registry;
@@ -27,14 +28,17 @@ mod targets;
 pub mod __private;
 
 pub use adapter::ServerAdapter;
-pub use broadcaster::{Broadcast, BroadcastFn, Broadcaster, Recorded, Recording, Transport, broadcast};
+pub use broadcaster::{
+    Broadcast, BroadcastFn, Broadcaster, Recorded, Recording, Transport, broadcast, presence,
+};
 pub use error::{
     BroadcastError, ConnectError, DeliveryError, InvalidRoomName, InvalidSocketId, MetricsError,
-    RegistryError, ServerError, SocketIdRejection, ValidationError,
+    PresenceError, RegistryError, ServerError, SocketIdRejection, ValidationError,
 };
 pub use event::BroadcastEvent;
 pub use layer::ServerLayer;
 pub use namespace::{Namespace, ServedRoom};
+pub use presence::{Member, PRESENCE_JOIN, PRESENCE_LEAVE, PRESENCE_STATE, PresenceRoom};
 pub use room::{Room, RoomName, SEPARATOR};
 pub use serve::{
     DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_OUTBOUND_BYTES,

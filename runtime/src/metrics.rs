@@ -312,7 +312,7 @@ impl RequestMetrics {
     }
 
     /// Counts a request that ended with `outcome`.
-    pub(crate) fn record(&self, outcome: &Result<String, Refusal>) {
+    pub(crate) fn record<T>(&self, outcome: &Result<T, Refusal>) {
         let Some(counters) = handles(&self.handles, || {
             self.outcomes.map(|outcome| match outcome {
                 Some(outcome) => counter!(

@@ -9,6 +9,8 @@
 //! | `socket_id` | make the socket's public id (once), put the socket in its room | `socket_id` `{"id"}` |
 //! | `join_K` + payload | extract the room; guard; join; `on_join` | `joined` `{"room"}`, or `error` |
 //! | `leave_K` + payload | extract the room; leave; `on_leave` | `left` `{"room"}`, or `error` |
+//! | (joined a presence room) | register the session's member | `presence_state` `{"room", "members"}`; the others, `presence_join` for a new user |
+//! | (left a presence room, or disconnected) | unregister the connection | the others, `presence_leave` for a user's last connection |
 //! | disconnects | the namespace's `disconnect` | |
 //!
 //! `connect` and the handlers run in socketioxide's connect middleware,
@@ -42,7 +44,8 @@ use crate::adapter::{ConnectedFn, HandlerTable, ServerAdapter};
 use crate::error::{ConnectError, Refusal, ServerError, Throttle};
 use crate::metrics::{NamespaceMetrics, RequestMetrics};
 use crate::namespace::Namespace;
-use crate::registry::{BoxFuture, Membership, NamespaceDef, RoomEntry};
+use crate::presence::Presence;
+use crate::registry::{BoxFuture, Done, Membership, NamespaceDef, RoomEntry};
 use crate::room::Room;
 use crate::session::Session;
 
@@ -85,8 +88,10 @@ impl RoomEntry {
 pub(crate) async fn serve<A: ServerAdapter>(
     io: &SocketIo<A>,
     def: &'static NamespaceDef,
+    presence: &Arc<Presence>,
 ) -> Result<(), ServerError> {
     let rooms: Arc<[RoomEvents]> = def.rooms.iter().map(|room| RoomEvents::new(def, room)).collect();
+    let presence = presence.clone();
     let metrics = Arc::new(NamespaceMetrics::new(def.path));
     let connected = def.handlers.as_ref().and_then(|table| A::hooks(table).connected);
     let handler = (async move |socket: SocketRef<A>| after_connect(connected, socket).await).with(
@@ -95,6 +100,7 @@ pub(crate) async fn serve<A: ServerAdapter>(
                 def,
                 rooms.clone(),
                 metrics.clone(),
+                presence.clone(),
                 socket,
                 auth.unwrap_or(Value::Null),
             )
@@ -115,6 +121,7 @@ async fn connect<A: ServerAdapter>(
     def: &'static NamespaceDef,
     rooms: Arc<[RoomEvents]>,
     metrics: Arc<NamespaceMetrics>,
+    presence: Arc<Presence>,
     socket: SocketRef<A>,
     auth: Value,
 ) -> Result<(), ConnectError> {
@@ -123,17 +130,38 @@ async fn connect<A: ServerAdapter>(
         metrics.refused();
         return Err(e);
     }
+    let state = SocketState::default();
     socket.extensions.insert(session.clone());
-    socket.extensions.insert(SocketState::default());
+    socket.extensions.insert(state.clone());
     on_socket_id(&socket);
     for room in rooms.iter() {
-        on_request(&socket, room.join, "joined", room.entry.join, room.joins.clone());
-        on_request(&socket, room.leave, "left", room.entry.leave, room.leaves.clone());
+        let (join, leave) = (&room.join, &room.leave);
+        on_request(
+            &socket,
+            join,
+            room.entry.join,
+            room.joins.clone(),
+            presence.clone(),
+        );
+        on_request(
+            &socket,
+            leave,
+            room.entry.leave,
+            room.leaves.clone(),
+            presence.clone(),
+        );
     }
     let open = metrics.opened();
-    socket.on_disconnect(move |reason: DisconnectReason| async move {
+    socket.on_disconnect(move |socket: SocketRef<A>, reason: DisconnectReason| async move {
         metrics.closed(open);
         (def.disconnect)(&session, reason).await;
+        if let Some(id) = session.public_id() {
+            for room in state.take_presence_rooms() {
+                if let Err(e) = presence.left(&socket, &room, id).await {
+                    presence_failed(&room, &e);
+                }
+            }
+        }
     });
     if let Some(handlers) = def.handlers.as_ref().and_then(|table| A::hooks(table).handlers) {
         handlers(&socket);
@@ -155,18 +183,36 @@ async fn after_connect<A: Adapter>(connected: Option<ConnectedFn<A>>, socket: So
 
 /// A room's client event names and their outcome counters, made once per server.
 struct RoomEvents {
-    join: &'static str,
-    leave: &'static str,
+    join: Request,
+    leave: Request,
     entry: &'static RoomEntry,
     joins: Arc<RequestMetrics>,
     leaves: Arc<RequestMetrics>,
 }
 
+/// A client request of the join protocol: its event, its reply, and which
+/// way it changes membership.
+struct Request {
+    /// `join_K` / `leave_K`.
+    event: &'static str,
+    /// `joined` / `left`.
+    done: &'static str,
+    joins: bool,
+}
+
 impl RoomEvents {
     fn new(def: &'static NamespaceDef, entry: &'static RoomEntry) -> Self {
         Self {
-            join: intern(format!("join_{}", entry.key)),
-            leave: intern(format!("leave_{}", entry.key)),
+            join: Request {
+                event: intern(format!("join_{}", entry.key)),
+                done: "joined",
+                joins: true,
+            },
+            leave: Request {
+                event: intern(format!("leave_{}", entry.key)),
+                done: "left",
+                joins: false,
+            },
             entry,
             joins: Arc::new(RequestMetrics::join(def.path, entry.key)),
             leaves: Arc::new(RequestMetrics::leave(def.path, entry.key)),
@@ -216,17 +262,19 @@ fn on_socket_id<A: Adapter>(socket: &SocketRef<A>) {
 // --- join_K and leave_K ---
 
 /// Answers client event `request` (`join_K` / `leave_K`) with `op`: the
-/// outcome event (`done` or `error`), and the same payload as the
-/// acknowledgement when the client asked for one; counts the outcome.
+/// outcome event (`joined` / `left`, or `error`), and the same payload as
+/// the acknowledgement when the client asked for one; counts the outcome.
+/// In a room that keeps presence, the presence events follow.
 fn on_request<A: Adapter>(
     socket: &SocketRef<A>,
-    request: &'static str,
-    done: &'static str,
+    request: &Request,
     op: crate::registry::RoomOp,
     metrics: Arc<RequestMetrics>,
+    presence: Arc<Presence>,
 ) {
+    let Request { event, done, joins } = *request;
     socket.on(
-        request,
+        event,
         move |socket: SocketRef<A>, TryData(payload): TryData<Value>, ack: AckSender<A>| async move {
             // Any JSON reads as a `Value`: the only failure is no payload at all.
             let payload = payload.unwrap_or(Value::Null);
@@ -234,16 +282,57 @@ fn on_request<A: Adapter>(
             let outcome = op(&session, payload, &socket).await;
             metrics.record(&outcome);
             marked_connected(&socket).await;
-            reply(&socket, ack, request, done, outcome);
+            let outcome = match outcome {
+                Ok(Done {
+                    room,
+                    presence: true,
+                    member,
+                }) => {
+                    reply(&socket, ack, event, done, Ok(&room));
+                    let id = session.public_id_or_make();
+                    let state = socket.extensions.get::<SocketState>().unwrap_or_default();
+                    let result = match joins {
+                        true => {
+                            state.track_presence(&room);
+                            presence.joined(&socket, &room, id, member).await
+                        }
+                        false => {
+                            state.untrack_presence(&room);
+                            presence.left(&socket, &room, id).await
+                        }
+                    };
+                    if let Err(e) = result {
+                        presence_failed(&room, &e);
+                    }
+                    return;
+                }
+                Ok(done) => Ok(done.room),
+                Err(refusal) => Err(refusal),
+            };
+            reply(&socket, ack, event, done, outcome.as_deref());
         },
     );
+}
+
+/// Logs a change of presence that could not be stored (the store is
+/// Redis, and it failed): the member list is then wrong until the store
+/// is back.
+fn presence_failed(room: &str, e: &crate::error::PresenceError) {
+    static THROTTLE: Throttle = Throttle::new();
+    if let Some(more) = THROTTLE.admit() {
+        tracing::warn!(
+            room,
+            "fast-app: presence not updated: {e}{}",
+            Throttle::more(more)
+        );
+    }
 }
 
 fn join<'a, R: Room>(
     session: &'a Session,
     payload: Value,
     socket: &'a dyn Membership,
-) -> BoxFuture<'a, Result<String, Refusal>> {
+) -> BoxFuture<'a, Result<Done, Refusal>> {
     Box::pin(async move {
         let (room, name) = named::<R>(session, payload).await?;
         if !room.can_join(session).await {
@@ -251,7 +340,15 @@ fn join<'a, R: Room>(
         }
         socket.join_room(name.clone());
         room.on_join(session).await;
-        Ok(name)
+        let member = match R::PRESENCE {
+            true => room.member(session).await,
+            false => None,
+        };
+        Ok(Done {
+            room: name,
+            presence: R::PRESENCE,
+            member,
+        })
     })
 }
 
@@ -259,12 +356,16 @@ fn leave<'a, R: Room>(
     session: &'a Session,
     payload: Value,
     socket: &'a dyn Membership,
-) -> BoxFuture<'a, Result<String, Refusal>> {
+) -> BoxFuture<'a, Result<Done, Refusal>> {
     Box::pin(async move {
         let (room, name) = named::<R>(session, payload).await?;
         socket.leave_room(name.clone());
         room.on_leave(session).await;
-        Ok(name)
+        Ok(Done {
+            room: name,
+            presence: R::PRESENCE,
+            member: None,
+        })
     })
 }
 
@@ -292,7 +393,7 @@ fn reply<A: Adapter>(
     ack: AckSender<A>,
     request: &'static str,
     done: &'static str,
-    outcome: Result<String, Refusal>,
+    outcome: Result<&str, &Refusal>,
 ) {
     let (event, body) = match outcome {
         Ok(room) => (done, json!({ "room": room })),
@@ -322,6 +423,29 @@ struct SocketStateInner {
     /// Signalled by the connect handler, once socketioxide marked the
     /// socket connected.
     connected: Notify,
+    /// The presence rooms the socket is registered in, to leave on disconnect.
+    presence_rooms: Mutex<Vec<String>>,
+}
+
+impl SocketStateInner {
+    fn rooms(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.presence_rooms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn track_presence(&self, room: &str) {
+        let mut rooms = self.rooms();
+        if !rooms.iter().any(|r| r == room) {
+            rooms.push(room.to_owned());
+        }
+    }
+
+    fn untrack_presence(&self, room: &str) {
+        self.rooms().retain(|r| r != room);
+    }
+
+    fn take_presence_rooms(&self) -> Vec<String> {
+        std::mem::take(&mut *self.rooms())
+    }
 }
 
 impl std::ops::Deref for SocketState {

@@ -12,6 +12,7 @@ use socketioxide::socket::DisconnectReason;
 
 use crate::adapter::HandlerTable;
 use crate::error::{ConnectError, Refusal, RegistryError};
+use crate::presence::Member;
 use crate::session::Session;
 
 pub(crate) use crate::check::BoxFuture;
@@ -24,9 +25,19 @@ pub(crate) trait Membership: Send + Sync {
     fn leave_room(&self, room: String);
 }
 
-/// A join or leave of one room type: the room's name, or why it was refused.
+/// A join or leave of one room type: what was done, or why it was refused.
 pub(crate) type RoomOp =
-    for<'a> fn(&'a Session, Value, &'a dyn Membership) -> BoxFuture<'a, Result<String, Refusal>>;
+    for<'a> fn(&'a Session, Value, &'a dyn Membership) -> BoxFuture<'a, Result<Done, Refusal>>;
+
+/// A join or leave done.
+pub(crate) struct Done {
+    /// The room's name.
+    pub room: String,
+    /// Whether the room keeps presence.
+    pub presence: bool,
+    /// The member the joining session shows, in a room that keeps presence.
+    pub member: Option<Member>,
+}
 
 /// The connect hook of a namespace.
 pub(crate) type ConnectOp = for<'a> fn(&'a Session, &'a Value) -> BoxFuture<'a, Result<(), ConnectError>>;

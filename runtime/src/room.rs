@@ -4,6 +4,7 @@ use std::fmt::{self, Write as _};
 use std::future::Future;
 
 use crate::error::{InvalidRoomName, ValidationError};
+use crate::presence::Member;
 use crate::session::Session;
 
 /// The separator between a room's key and its identifiers: `chat|42`.
@@ -14,7 +15,8 @@ pub const SEPARATOR: char = '|';
 /// The derive fills every item from the struct and its `#[room(...)]`
 /// attribute: the key (struct name in snake case without `_room`), the name
 /// (`key|field|field...`), and the join policy (`extract`, `can_join`,
-/// `on_join`, `on_leave`). Hand-written impls work too.
+/// `on_join`, `on_leave`), and presence when asked (`presence = path`).
+/// Hand-written impls work too.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a room",
     label = "not a room",
@@ -72,6 +74,18 @@ pub trait Room: Sized + Send + Sync + 'static {
     fn on_leave(&self, session: &Session) -> impl Future<Output = ()> + Send {
         let _ = session;
         async {}
+    }
+
+    /// Whether the room keeps presence: its joiners get `presence_state`,
+    /// its members `presence_join` and `presence_leave`. Default: no.
+    const PRESENCE: bool = false;
+
+    /// What the room's members see of the joining session's user, in a
+    /// room that keeps presence; `None` joins without showing a member.
+    /// Default: `None`.
+    fn member(&self, session: &Session) -> impl Future<Output = Option<Member>> + Send {
+        let _ = session;
+        async { None }
     }
 }
 

@@ -10,6 +10,7 @@ use crate::adapter::{ErasedIo, IoFamily, ServerAdapter};
 use crate::broadcaster::Broadcaster;
 use crate::error::ServerError;
 use crate::layer::{AllowedOrigins, ServerLayer};
+use crate::presence::Presence;
 use crate::redis::RedisConfig;
 use crate::registry::{self, NamespaceDef};
 use crate::{protocol, redis};
@@ -381,8 +382,9 @@ impl Server {
         namespaces: Vec<&'static NamespaceDef>,
         builder: ServerBuilder,
     ) -> Result<Self, ServerError> {
+        let presence = Presence::in_memory();
         for &def in &namespaces {
-            protocol::serve(&io, def).await?;
+            protocol::serve(&io, def, &presence).await?;
             tracing::info!(
                 namespace = def.path,
                 rooms = ?def.rooms.iter().map(|r| r.key).collect::<Vec<_>>(),
@@ -390,7 +392,7 @@ impl Server {
                 def.type_name
             );
         }
-        let broadcaster = Broadcaster::from_io(io.clone());
+        let broadcaster = Broadcaster::from_io(io.clone()).with_presence(presence);
         if builder.install {
             broadcaster.install();
         }

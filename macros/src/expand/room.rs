@@ -67,6 +67,24 @@ pub fn expand(room: &Room) -> TokenStream {
     };
     let on_join = hook(quote!(on_join), quote!(OnJoin), &room.on_join);
     let on_leave = hook(quote!(on_leave), quote!(OnLeave), &room.on_leave);
+    let (presence, presence_room) = match &room.presence {
+        Some(path) => {
+            let call = quote_spanned!(super::path_span(path)=> <_ as #p::ShowMember<Self>>::call(&#path, self, #session));
+            let items = quote! {
+                const PRESENCE: bool = true;
+
+                fn member(&self, #session: &#p::Session) -> impl ::core::future::Future<Output = ::core::option::Option<#p::Member>> + ::core::marker::Send {
+                    async move { #call.await }
+                }
+            };
+            let marker = quote! {
+                #[automatically_derived]
+                impl #impl_generics #p::PresenceRoom for #ident #ty_generics #where_clause {}
+            };
+            (Some(items), Some(marker))
+        }
+        None => (None, None),
+    };
 
     quote! {
         const _: () = {
@@ -93,7 +111,10 @@ pub fn expand(room: &Room) -> TokenStream {
                 #can_join
                 #on_join
                 #on_leave
+                #presence
             }
+
+            #presence_room
         };
     }
 }

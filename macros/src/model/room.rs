@@ -18,6 +18,7 @@ pub struct Room<'a> {
     pub can_join: Option<ExprPath>,
     pub on_join: Option<ExprPath>,
     pub on_leave: Option<ExprPath>,
+    pub presence: Option<ExprPath>,
     /// What the join payload looks like, for validation errors: `{"chat_id": <integer>}`.
     pub expected: String,
 }
@@ -60,6 +61,7 @@ impl<'a> Room<'a> {
             can_join: values.path(cx, RoomKey::CanJoin),
             on_join: values.path(cx, RoomKey::OnJoin),
             on_leave: values.path(cx, RoomKey::OnLeave),
+            presence: values.path(cx, RoomKey::Presence),
             expected,
         }
     }

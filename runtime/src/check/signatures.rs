@@ -17,6 +17,7 @@ use socketioxide::extract::SocketRef;
 use socketioxide::socket::DisconnectReason;
 
 use crate::error::{ConnectError, ValidationError};
+use crate::presence::Member;
 use crate::session::Session;
 
 /// A boxed, sendable future.
@@ -103,6 +104,28 @@ where
     F: for<'a> AsyncFn2<'a, &'a R, &'a Session, Out = ()>,
 {
     fn call<'a>(&self, room: &'a R, session: &'a Session) -> BoxFuture<'a, ()> {
+        Box::pin(self(room, session))
+    }
+}
+
+/// `presence = path`.
+#[diagnostic::on_unimplemented(
+    message = "`presence` must be `async fn(&{R}, &Session) -> Option<Member>`",
+    label = "expected `async fn(&{R}, &Session) -> Option<Member>`",
+    note = "it derives what the room's members see of the joining session's user, e.g. `async fn member(&self, session: &Session) -> Option<Member>` in `impl {R}`; `None` joins without showing a member",
+    note = "its future must be `Send`: hold nothing that is not `Send` (an `Rc`, a `RefCell` borrow) across an `.await`"
+)]
+pub trait ShowMember<R> {
+    /// Derives the member.
+    fn call<'a>(&self, room: &'a R, session: &'a Session) -> BoxFuture<'a, Option<Member>>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<R: 'static, F> ShowMember<R> for F
+where
+    F: for<'a> AsyncFn2<'a, &'a R, &'a Session, Out = Option<Member>>,
+{
+    fn call<'a>(&self, room: &'a R, session: &'a Session) -> BoxFuture<'a, Option<Member>> {
         Box::pin(self(room, session))
     }
 }

@@ -1,0 +1,357 @@
+//! Presence: who is in a room, keyed by user, across every connection of
+//! that user.
+//!
+//! A room opts in with `#[room(presence = path)]`, a function that derives
+//! the [`Member`] others may see from the joining socket's session. The
+//! server then keeps, per room, each user's connections: the first
+//! connection of a user to join makes the user a member (`presence_join` to
+//! the room), the last one to leave or disconnect ends it
+//! (`presence_leave`), and every joiner gets the members (`presence_state`).
+//!
+//! Where the members are kept is the server's store: in memory on the
+//! in-process adapter, in Redis on the Redis adapter.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
+
+use crate::check::BoxFuture;
+use crate::error::PresenceError;
+use crate::room::Room;
+use crate::socket_id::SocketId;
+
+/// What a room's members see of a user: an id (one member per id, however
+/// many connections the user has) and whatever `info` the application
+/// shows (a name, an avatar).
+///
+/// ```
+/// use fast_app::Member;
+/// use serde_json::json;
+///
+/// let member = Member::new(42, json!({ "name": "Alice" }));
+/// assert_eq!(member.id(), "42");
+/// assert_eq!(
+///     serde_json::to_value(&member).unwrap(),
+///     json!({ "id": "42", "info": { "name": "Alice" } })
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    id: String,
+    info: Value,
+}
+
+impl Member {
+    /// The member `id` (its `Display` text), showing `info` (`Value::Null`
+    /// for nothing).
+    pub fn new(id: impl fmt::Display, info: Value) -> Self {
+        Self {
+            id: id.to_string(),
+            info,
+        }
+    }
+
+    /// The user's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// What others see of the user.
+    pub fn info(&self) -> &Value {
+        &self.info
+    }
+}
+
+/// A room that keeps presence: `#[room(presence = path)]` implements it.
+/// Only such a room can be asked for its members.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not keep presence",
+    label = "no `presence = ...` on `{Self}`",
+    note = "add `presence = path` to `#[room(...)]` on `{Self}`, with `async fn(&{Self}, &Session) -> Option<Member>`"
+)]
+pub trait PresenceRoom: Room {}
+
+/// The event a joiner of a presence room receives after `joined`:
+/// `{"room", "members": [{"id", "info"}...]}`, members sorted by id.
+pub const PRESENCE_STATE: &str = "presence_state";
+/// The event a presence room receives when a user's first connection
+/// joins it: `{"room", "member": {"id", "info"}}`.
+pub const PRESENCE_JOIN: &str = "presence_join";
+/// The event a presence room receives when a user's last connection leaves
+/// it or disconnects: `{"room", "member": {"id", "info"}}`.
+pub const PRESENCE_LEAVE: &str = "presence_leave";
+
+/// Where a server keeps its rooms' members. `namespace` and `room` name the
+/// room; `socket` is a connection's public id (never its session id).
+pub(crate) trait Store: Send + Sync + 'static {
+    /// Adds a connection of `member`: whether it is the user's first in the room.
+    fn add<'a>(
+        &'a self,
+        namespace: &'a str,
+        room: &'a str,
+        socket: SocketId,
+        member: &'a Member,
+    ) -> BoxFuture<'a, Result<bool, PresenceError>>;
+
+    /// Removes a connection: the member, when it was the user's last in the room.
+    fn remove<'a>(
+        &'a self,
+        namespace: &'a str,
+        room: &'a str,
+        socket: SocketId,
+    ) -> BoxFuture<'a, Result<Option<Member>, PresenceError>>;
+
+    /// The room's members, sorted by id.
+    fn members<'a>(
+        &'a self,
+        namespace: &'a str,
+        room: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Member>, PresenceError>>;
+}
+
+/// A server's presence: its store, and the order of changes per room.
+///
+/// A join takes its snapshot and sends it, and each change sends its event,
+/// under one lock per room (sharded): on one server, a joiner never gets an
+/// event older than its snapshot after it, nor misses one newer.
+pub(crate) struct Presence {
+    store: Arc<dyn Store>,
+    order: Box<[tokio::sync::Mutex<()>]>,
+    hasher: RandomState,
+}
+
+/// How many locks order the rooms' changes.
+const ORDER_SHARDS: usize = 64;
+
+impl Presence {
+    pub(crate) fn new(store: impl Store) -> Arc<Self> {
+        Arc::new(Self {
+            store: Arc::new(store),
+            order: (0..ORDER_SHARDS).map(|_| tokio::sync::Mutex::new(())).collect(),
+            hasher: RandomState::new(),
+        })
+    }
+
+    /// The in-process server's presence, in memory.
+    pub(crate) fn in_memory() -> Arc<Self> {
+        Self::new(MemoryStore::default())
+    }
+
+    async fn ordered(&self, namespace: &str, room: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        let shard = self.hasher.hash_one((namespace, room)) as usize % self.order.len();
+        self.order[shard].lock().await
+    }
+
+    /// The members of `room` of `namespace`.
+    pub(crate) async fn members(&self, namespace: &str, room: &str) -> Result<Vec<Member>, PresenceError> {
+        self.store.members(namespace, room).await
+    }
+
+    /// After `socket` joined `room` (and was told `joined`): registers its
+    /// member, if it shows one, sends the joiner `presence_state`, and the
+    /// others `presence_join` when the user was not there yet.
+    pub(crate) async fn joined<A: Adapter>(
+        &self,
+        socket: &SocketRef<A>,
+        room: &str,
+        id: SocketId,
+        member: Option<Member>,
+    ) -> Result<(), PresenceError> {
+        let namespace = socket.ns();
+        let _order = self.ordered(namespace, room).await;
+        let first = match &member {
+            Some(member) => self.store.add(namespace, room, id, member).await?,
+            None => false,
+        };
+        let members = self.store.members(namespace, room).await?;
+        emit_or_log(socket.emit(PRESENCE_STATE, &json!({ "room": room, "members": members })));
+        if let (true, Some(member)) = (first, member) {
+            let body = json!({ "room": room, "member": member });
+            emit_or_log(to_others(socket, room, &body, PRESENCE_JOIN).await);
+        }
+        Ok(())
+    }
+
+    /// After `socket` left `room` (or disconnected): unregisters its
+    /// connection, and sends the room `presence_leave` when it was the
+    /// user's last.
+    pub(crate) async fn left<A: Adapter>(
+        &self,
+        socket: &SocketRef<A>,
+        room: &str,
+        id: SocketId,
+    ) -> Result<(), PresenceError> {
+        let namespace = socket.ns();
+        let _order = self.ordered(namespace, room).await;
+        if let Some(member) = self.store.remove(namespace, room, id).await? {
+            let body = json!({ "room": room, "member": member });
+            emit_or_log(to_others(socket, room, &body, PRESENCE_LEAVE).await);
+        }
+        Ok(())
+    }
+}
+
+/// Emits `body` to `room` but `socket`, on every server. When the adapter
+/// could not reach the other servers, socketioxide skips this server's
+/// sockets too: those get it at least.
+async fn to_others<A: Adapter>(
+    socket: &SocketRef<A>,
+    room: &str,
+    body: &Value,
+    event: &'static str,
+) -> Result<(), String> {
+    match socket.to(room.to_owned()).emit(event, body).await {
+        Ok(()) => Ok(()),
+        Err(e @ socketioxide::BroadcastError::Adapter(_)) => {
+            let _ = socket.local().to(room.to_owned()).emit(event, body).await;
+            Err(format!("{event} did not reach the other servers: {e}"))
+        }
+        Err(e) => Err(format!("{event}: {e}")),
+    }
+}
+
+fn emit_or_log<E: fmt::Display>(result: Result<(), E>) {
+    if let Err(e) = result {
+        tracing::debug!("fast-app: presence event not sent: {e}");
+    }
+}
+
+/// Presence in this process's memory: the in-process adapter's store.
+#[derive(Default)]
+pub(crate) struct MemoryStore {
+    rooms: Mutex<HashMap<(String, String), RoomMembers>>,
+}
+
+#[derive(Default)]
+struct RoomMembers {
+    /// Each user's member and number of connections, by user id.
+    users: BTreeMap<String, (Member, usize)>,
+    /// Each connection's user id.
+    sockets: HashMap<SocketId, String>,
+}
+
+impl MemoryStore {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), RoomMembers>> {
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Store for MemoryStore {
+    fn add<'a>(
+        &'a self,
+        namespace: &'a str,
+        room: &'a str,
+        socket: SocketId,
+        member: &'a Member,
+    ) -> BoxFuture<'a, Result<bool, PresenceError>> {
+        let mut rooms = self.lock();
+        let entry = rooms.entry((namespace.to_owned(), room.to_owned())).or_default();
+        let first = match entry.sockets.get(&socket) {
+            // The same connection joined again: nothing changes.
+            Some(_) => false,
+            None => {
+                entry.sockets.insert(socket, member.id.clone());
+                let (_, count) = entry
+                    .users
+                    .entry(member.id.clone())
+                    .or_insert_with(|| (member.clone(), 0));
+                *count += 1;
+                *count == 1
+            }
+        };
+        Box::pin(async move { Ok(first) })
+    }
+
+    fn remove<'a>(
+        &'a self,
+        namespace: &'a str,
+        room: &'a str,
+        socket: SocketId,
+    ) -> BoxFuture<'a, Result<Option<Member>, PresenceError>> {
+        let mut rooms = self.lock();
+        let key = (namespace.to_owned(), room.to_owned());
+        let mut last = None;
+        if let Some(entry) = rooms.get_mut(&key) {
+            if let Some(user) = entry.sockets.remove(&socket)
+                && let Some((_, count)) = entry.users.get_mut(&user)
+            {
+                *count -= 1;
+                if *count == 0 {
+                    last = entry.users.remove(&user).map(|(member, _)| member);
+                }
+            }
+            if entry.sockets.is_empty() {
+                rooms.remove(&key);
+            }
+        }
+        Box::pin(async move { Ok(last) })
+    }
+
+    fn members<'a>(
+        &'a self,
+        namespace: &'a str,
+        room: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Member>, PresenceError>> {
+        let members = self
+            .lock()
+            .get(&(namespace.to_owned(), room.to_owned()))
+            .map(|entry| entry.users.values().map(|(member, _)| member.clone()).collect())
+            .unwrap_or_default();
+        Box::pin(async move { Ok(members) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn a_user_is_a_member_from_its_first_connection_to_its_last() {
+        block_on(async {
+            let store = MemoryStore::default();
+            let alice = Member::new("alice", json!({ "name": "Alice" }));
+            let (tab1, tab2) = (SocketId::random(), SocketId::random());
+            assert!(store.add("/", "chat|1", tab1, &alice).await.unwrap());
+            assert!(!store.add("/", "chat|1", tab2, &alice).await.unwrap());
+            assert!(
+                !store.add("/", "chat|1", tab2, &alice).await.unwrap(),
+                "a second join of one tab"
+            );
+            assert_eq!(store.members("/", "chat|1").await.unwrap(), [alice.clone()]);
+            assert_eq!(store.remove("/", "chat|1", tab1).await.unwrap(), None);
+            assert_eq!(store.remove("/", "chat|1", tab2).await.unwrap(), Some(alice));
+            assert_eq!(store.remove("/", "chat|1", tab2).await.unwrap(), None);
+            assert!(store.members("/", "chat|1").await.unwrap().is_empty());
+            assert!(store.lock().is_empty(), "an empty room is forgotten");
+        });
+    }
+
+    #[test]
+    fn rooms_of_different_namespaces_are_different_rooms() {
+        block_on(async {
+            let store = MemoryStore::default();
+            let bob = Member::new("bob", Value::Null);
+            assert!(store.add("/", "lobby", SocketId::random(), &bob).await.unwrap());
+            assert!(
+                store
+                    .add("/admin", "lobby", SocketId::random(), &bob)
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(store.members("/admin", "lobby").await.unwrap().len(), 1);
+        });
+    }
+}
