@@ -2,6 +2,8 @@
 //! real server.
 
 mod common;
+#[path = "common/redis_server.rs"]
+mod redis_server;
 
 use common::*;
 use fast_app::prelude::*;
@@ -42,7 +44,11 @@ struct AdminChatRoom {
 
 impl AdminChatRoom {
     async fn member(&self, session: &Session) -> Option<Member> {
-        ChatRoom { chat_id: self.chat_id }.member(session).await
+        ChatRoom {
+            chat_id: self.chat_id,
+        }
+        .member(session)
+        .await
     }
 }
 
@@ -89,7 +95,10 @@ async fn join_chat(client: &mut Client, id: u64, members: &[&str]) {
 
 /// Leaves through `leave_<key>` and checks the `left` reply.
 async fn leave(client: &mut Client, key: &str, payload: Value, room: &str) {
-    client.emit(&format!("leave_{key}"), payload).await.expect("emit leave");
+    client
+        .emit(&format!("leave_{key}"), payload)
+        .await
+        .expect("emit leave");
     assert_eq!(expect(client, "left").await, json!({ "room": room }));
 }
 
@@ -129,7 +138,12 @@ async fn a_joiner_gets_the_members_and_the_others_get_it_once_per_user() {
     silent(&mut bob).await;
     silent(&mut alice).await;
     assert_eq!(
-        ids(srv.server.broadcaster().presence(&ChatRoom { chat_id: 1 }).await.unwrap()),
+        ids(srv
+            .server
+            .broadcaster()
+            .presence(&ChatRoom { chat_id: 1 })
+            .await
+            .unwrap()),
         ["alice", "bob"]
     );
 
@@ -141,7 +155,12 @@ async fn a_joiner_gets_the_members_and_the_others_get_it_once_per_user() {
     expect_leave(&mut bob, 1, "alice").await;
     silent(&mut alice).await;
     assert_eq!(
-        ids(srv.server.broadcaster().presence(&ChatRoom { chat_id: 1 }).await.unwrap()),
+        ids(srv
+            .server
+            .broadcaster()
+            .presence(&ChatRoom { chat_id: 1 })
+            .await
+            .unwrap()),
         ["bob"]
     );
 }
@@ -231,4 +250,199 @@ async fn members_are_asked_of_the_installed_broadcaster_and_only_of_one_that_kee
         recording.presence(&room).await,
         Err(PresenceError::NotKept)
     ));
+}
+
+// ---- across servers, through Redis ----------------------------------------------------
+
+mod across_redis {
+    use std::process::{Child, Command, Stdio};
+    use std::time::Duration;
+
+    use fast_app::redis::RedisConfig;
+    use fast_app::{Broadcaster, Server};
+    use std::io::{BufRead, BufReader};
+
+    use super::*;
+
+    use super::redis_server::RedisServer;
+
+    /// The presence timeout of these tests: a killed server's members are gone within it.
+    const PRESENCE_TIMEOUT: Duration = Duration::from_secs(2);
+
+    fn config(redis: &RedisServer, prefix: &str) -> RedisConfig {
+        RedisConfig::new(redis.url())
+            .with_prefix(prefix)
+            .with_timeout(Duration::from_secs(1))
+            .with_presence_timeout(PRESENCE_TIMEOUT)
+    }
+
+    async fn node(config: &RedisConfig) -> String {
+        let server = Server::builder()
+            .install_broadcaster(false)
+            .build_redis(config)
+            .await
+            .expect("redis-mode server builds");
+        serve_on_loopback(axum::Router::new().layer(server.layer())).await
+    }
+
+    async fn client(url: &str, name: &str) -> Client {
+        Client::builder(url)
+            .auth(json!({ "token": name }))
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("{name} connects: {e}"))
+    }
+
+    /// The next event, which must be `name`, waiting up to `wait`.
+    async fn expect_within(client: &mut Client, name: &str, wait: Duration) -> Value {
+        let event = client
+            .next_event(wait)
+            .await
+            .unwrap_or_else(|e| panic!("waiting for `{name}`: {e}"));
+        assert_eq!(event.name, name, "unexpected event {event:?}");
+        event.args.into_iter().next().unwrap_or(Value::Null)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_user_with_tabs_on_two_servers_is_one_member_and_the_emitter_sees_it() {
+        let redis = RedisServer::start();
+        let config = config(&redis, "presence-two");
+        let (a, b) = (node(&config).await, node(&config).await);
+        let mut bob = client(&b, "bob").await;
+        join_chat(&mut bob, 1, &["bob"]).await;
+
+        let mut alice_a = client(&a, "alice").await;
+        join_chat(&mut alice_a, 1, &["alice", "bob"]).await;
+        expect_join(&mut bob, 1, "alice").await;
+        let mut alice_b = client(&b, "alice").await;
+        join_chat(&mut alice_b, 1, &["alice", "bob"]).await;
+        silent(&mut bob).await;
+        silent(&mut alice_a).await;
+
+        // A process that runs no server reads the members too.
+        let emitter = Broadcaster::redis_emitter(&config).await.unwrap();
+        let room = ChatRoom { chat_id: 1 };
+        assert_eq!(ids(emitter.presence(&room).await.unwrap()), ["alice", "bob"]);
+
+        // The tab on A goes: Alice is still there, through B.
+        alice_a.disconnect().await.expect("disconnects");
+        silent(&mut bob).await;
+        // The tab on B goes: everyone, on every server, hears it.
+        leave(&mut alice_b, "chat", chat(1), "chat|1").await;
+        expect_leave(&mut bob, 1, "alice").await;
+        assert_eq!(ids(emitter.presence(&room).await.unwrap()), ["bob"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn after_a_redis_restart_every_server_registers_its_members_again() {
+        let mut redis = RedisServer::start();
+        let config = config(&redis, "presence-restart");
+        let (a, b) = (node(&config).await, node(&config).await);
+        let mut alice = client(&a, "alice").await;
+        join_chat(&mut alice, 2, &["alice"]).await;
+        let mut bob = client(&b, "bob").await;
+        join_chat(&mut bob, 2, &["alice", "bob"]).await;
+        expect_join(&mut alice, 2, "bob").await;
+
+        // Redis goes: a joiner is in the room, and told its members are
+        // unknown, within the Redis timeout.
+        redis.stop();
+        let mut carol = client(&a, "carol").await;
+        join(&mut carol, "chat", chat(2), "chat|2").await;
+        assert_eq!(
+            expect(&mut carol, "error").await,
+            json!({ "type": "presence_unavailable", "room": "chat|2" })
+        );
+
+        // Redis comes back empty: each server registers its members again
+        // (Carol too), and the room hears of each as of a join.
+        redis.restart();
+        let wait = PRESENCE_TIMEOUT * 3;
+        for (client, others) in [(&mut alice, ["bob", "carol"]), (&mut bob, ["alice", "carol"])] {
+            let mut seen = Vec::new();
+            while !others.iter().all(|other| seen.contains(&member(other))) {
+                let body = expect_within(client, "presence_join", wait).await;
+                assert_eq!(body["room"], "chat|2");
+                seen.push(body["member"].clone());
+            }
+        }
+        let emitter = Broadcaster::redis_emitter(&config).await.unwrap();
+        assert_eq!(
+            ids(emitter.presence(&ChatRoom { chat_id: 2 }).await.unwrap()),
+            ["alice", "bob", "carol"]
+        );
+    }
+
+    /// A Redis-mode server in a process of its own: this test binary run as
+    /// `crash_child` with the Redis URL and prefix in its environment. It
+    /// prints its URL, then serves until killed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "run by a_killed_server_s_members_leave_within_the_presence_timeout, in a child process"]
+    async fn crash_child() {
+        let url = std::env::var("PRESENCE_CHILD_REDIS").expect("run by the crash test");
+        let prefix = std::env::var("PRESENCE_CHILD_PREFIX").expect("run by the crash test");
+        let config = RedisConfig::new(url)
+            .with_prefix(prefix)
+            .with_timeout(Duration::from_secs(1))
+            .with_presence_timeout(PRESENCE_TIMEOUT);
+        let url = node(&config).await;
+        println!("serving {url}");
+        std::future::pending::<()>().await;
+    }
+
+    /// Kills the child on drop, whatever the test's outcome.
+    struct Killed(Child);
+
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_killed_server_s_members_leave_within_the_presence_timeout() {
+        let redis = RedisServer::start();
+        let prefix = "presence-crash";
+        let a = node(&config(&redis, prefix)).await;
+        let mut child = Killed(
+            Command::new(std::env::current_exe().expect("this test binary"))
+                .args(["across_redis::crash_child", "--exact", "--ignored", "--nocapture"])
+                .env("PRESENCE_CHILD_REDIS", redis.url())
+                .env("PRESENCE_CHILD_PREFIX", prefix)
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("the child server starts"),
+        );
+        let stdout = child.0.stdout.take().expect("the child's output");
+        let serving = tokio::task::spawn_blocking(move || {
+            // The test harness prints its own lines first.
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .find_map(|line| line.strip_prefix("serving ").map(str::to_owned))
+        });
+        let b = tokio::time::timeout(WAIT * 2, serving)
+            .await
+            .expect("the child serves in time")
+            .expect("the reader ends")
+            .expect("the child prints its URL");
+
+        let mut bob = client(&a, "bob").await;
+        join_chat(&mut bob, 3, &["bob"]).await;
+        let mut alice = client(&b, "alice").await;
+        join_chat(&mut alice, 3, &["alice", "bob"]).await;
+        expect_join(&mut bob, 3, "alice").await;
+
+        // kill -9: no disconnect runs, nothing is unregistered by the child.
+        child.0.kill().expect("SIGKILL");
+        child.0.wait().expect("the child is gone");
+        let left = expect_within(&mut bob, "presence_leave", PRESENCE_TIMEOUT * 2).await;
+        assert_eq!(left, json!({ "room": "chat|3", "member": member("alice") }));
+        let emitter = Broadcaster::redis_emitter(&config(&redis, prefix)).await.unwrap();
+        assert_eq!(
+            ids(emitter.presence(&ChatRoom { chat_id: 3 }).await.unwrap()),
+            ["bob"]
+        );
+    }
 }

@@ -125,16 +125,16 @@ impl Broadcaster {
             Err(RegistryError::Empty) => vec![DEFAULT_NAMESPACE],
             Err(e) => return Err(e.into()),
         };
-        let (_service, io) = redis::builder(SocketIo::builder(), config, true)
-            .await?
-            .build_svc();
+        let (builder, driver) = redis::builder(SocketIo::builder(), config, true).await?;
+        let (_service, io) = builder.build_svc();
         for path in paths {
             io.ns(path, async || {}).await.map_err(|e| ServerError::Adapter {
                 path,
                 source: Box::new(e),
             })?;
         }
-        Ok(Self::from_io(io))
+        let presence = Presence::new(redis::RedisStore::reader(driver, config.prefix()));
+        Ok(Self::from_io(io).with_presence(presence))
     }
 
     /// A broadcaster that records instead of sending, and the record.

@@ -38,7 +38,9 @@ pub use error::{
 pub use event::BroadcastEvent;
 pub use layer::ServerLayer;
 pub use namespace::{Namespace, ServedRoom};
-pub use presence::{Member, PRESENCE_JOIN, PRESENCE_LEAVE, PRESENCE_STATE, PresenceRoom};
+pub use presence::{
+    Member, PRESENCE_JOIN, PRESENCE_LEAVE, PRESENCE_STATE, PRESENCE_UNAVAILABLE, PresenceRoom,
+};
 pub use room::{Room, RoomName, SEPARATOR};
 pub use serve::{
     DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_OUTBOUND_BYTES,

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -22,7 +23,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
 use crate::check::BoxFuture;
-use crate::error::PresenceError;
+use crate::error::{PresenceError, Throttle};
 use crate::room::Room;
 use crate::socket_id::SocketId;
 
@@ -113,6 +114,68 @@ pub(crate) trait Store: Send + Sync + 'static {
         namespace: &'a str,
         room: &'a str,
     ) -> BoxFuture<'a, Result<Vec<Member>, PresenceError>>;
+
+    // A store shared by several servers keeps each server's liveness, and
+    // survives the loss of what it holds. A store of one process has
+    // nothing to do: the defaults below.
+
+    /// Renews this server's liveness: the rooms to [`resync`](Self::resync)
+    /// (the store lost this server's connections, or a change failed).
+    fn renew(&self) -> BoxFuture<'_, Result<Vec<RoomRef>, PresenceError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Registers this server's connections of `room` again, and redoes the
+    /// removals that failed: the changes the room must hear of.
+    fn resync<'a>(&'a self, room: &'a RoomRef) -> BoxFuture<'a, Result<Vec<Change>, PresenceError>> {
+        let _ = room;
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// The other servers that stopped renewing, each with its rooms.
+    fn gone(&self) -> BoxFuture<'_, Result<Vec<(String, Vec<RoomRef>)>, PresenceError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Removes a gone server's connections from `room`: the members that had
+    /// no other.
+    fn sweep<'a>(
+        &'a self,
+        server: &'a str,
+        room: &'a RoomRef,
+    ) -> BoxFuture<'a, Result<Vec<Member>, PresenceError>> {
+        let _ = (server, room);
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Forgets a gone server, once swept.
+    fn forget<'a>(&'a self, server: &'a str) -> BoxFuture<'a, Result<(), PresenceError>> {
+        let _ = server;
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A room of a namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct RoomRef {
+    pub namespace: String,
+    pub room: String,
+}
+
+impl RoomRef {
+    pub(crate) fn new(namespace: &str, room: &str) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            room: room.to_owned(),
+        }
+    }
+}
+
+/// A change of a room's members that its sockets must hear of.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Change {
+    Joined(Member),
+    Left(Member),
 }
 
 /// A server's presence: its store, and the order of changes per room.
@@ -165,11 +228,21 @@ impl Presence {
     ) -> Result<(), PresenceError> {
         let namespace = socket.ns();
         let _order = self.ordered(namespace, room).await;
-        let first = match &member {
-            Some(member) => self.store.add(namespace, room, id, member).await?,
-            None => false,
+        let stored = async {
+            let first = match &member {
+                Some(member) => self.store.add(namespace, room, id, member).await?,
+                None => false,
+            };
+            Ok::<_, PresenceError>((first, self.store.members(namespace, room).await?))
         };
-        let members = self.store.members(namespace, room).await?;
+        let (first, members) = match stored.await {
+            Ok(stored) => stored,
+            Err(e) => {
+                let body = json!({ "type": PRESENCE_UNAVAILABLE, "room": room });
+                emit_or_log(socket.emit("error", &body));
+                return Err(e);
+            }
+        };
         emit_or_log(socket.emit(PRESENCE_STATE, &json!({ "room": room, "members": members })));
         if let (true, Some(member)) = (first, member) {
             let body = json!({ "room": room, "member": member });
@@ -195,6 +268,78 @@ impl Presence {
         }
         Ok(())
     }
+}
+
+/// The `type` of the `error` a joiner of a presence room gets instead of
+/// `presence_state` when the store (Redis) failed: the room is joined, the
+/// members are unknown. The server registers the joiner once the store is
+/// back (the others then get `presence_join`).
+pub const PRESENCE_UNAVAILABLE: &str = "presence_unavailable";
+
+impl Presence {
+    /// Keeps a shared store true to this server, every `every`, for as long
+    /// as `io` serves: renews its liveness, registers again what the store
+    /// lost, and removes the members of the servers that stopped, sending
+    /// each room the changes.
+    pub(crate) async fn maintain<A: Adapter>(
+        self: Arc<Self>,
+        io: socketioxide::SocketIo<A>,
+        every: Duration,
+    ) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.maintain_once(&io).await {
+                static THROTTLE: Throttle = Throttle::new();
+                if let Some(more) = THROTTLE.admit() {
+                    tracing::warn!(
+                        "fast-app: presence upkeep failed, retrying: {e}{}",
+                        Throttle::more(more)
+                    );
+                }
+            }
+        }
+    }
+
+    /// One round of [`maintain`](Self::maintain).
+    pub(crate) async fn maintain_once<A: Adapter>(
+        &self,
+        io: &socketioxide::SocketIo<A>,
+    ) -> Result<(), PresenceError> {
+        for room in self.store.renew().await? {
+            let _order = self.ordered(&room.namespace, &room.room).await;
+            for change in self.store.resync(&room).await? {
+                let (event, member) = match change {
+                    Change::Joined(member) => (PRESENCE_JOIN, member),
+                    Change::Left(member) => (PRESENCE_LEAVE, member),
+                };
+                announce(io, &room, event, &member).await;
+            }
+        }
+        for (server, rooms) in self.store.gone().await? {
+            for room in &rooms {
+                let _order = self.ordered(&room.namespace, &room.room).await;
+                for member in self.store.sweep(&server, room).await? {
+                    announce(io, room, PRESENCE_LEAVE, &member).await;
+                }
+            }
+            self.store.forget(&server).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Sends `room` a presence event on behalf of no socket.
+async fn announce<A: Adapter>(
+    io: &socketioxide::SocketIo<A>,
+    room: &RoomRef,
+    event: &'static str,
+    member: &Member,
+) {
+    let Some(ns) = io.of(&room.namespace) else { return };
+    let body = json!({ "room": room.room, "member": member });
+    emit_or_log(ns.to(room.room.clone()).emit(event, &body).await);
 }
 
 /// Emits `body` to `room` but `socket`, on every server. When the adapter

@@ -317,7 +317,7 @@ impl ServerBuilder {
     pub async fn build(self) -> Result<Server, ServerError> {
         let namespaces = registry::namespaces()?;
         let (layer, io) = self.socketioxide_builder().build_layer();
-        Server::serve(layer, io, namespaces, self).await
+        Server::serve(layer, io, namespaces, Presence::in_memory(), self).await
     }
 
     /// Builds a server on the Redis adapter, serving every registered
@@ -327,15 +327,17 @@ impl ServerBuilder {
     /// unreachable Redis is an error naming the URL.
     pub async fn build_redis(self, config: &RedisConfig) -> Result<Server, ServerError> {
         let namespaces = registry::namespaces()?;
-        let (layer, io) = redis::builder(self.socketioxide_builder(), config, false)
-            .await?
-            .build_layer();
+        let (builder, driver) = redis::builder(self.socketioxide_builder(), config, false).await?;
+        let (layer, io) = builder.build_layer();
+        let timeout = config.presence_timeout();
+        let presence = Presence::new(redis::RedisStore::server(driver, config.prefix(), timeout));
+        tokio::spawn(presence.clone().maintain(io.clone(), timeout / 4));
         tracing::info!(
             url = %config.display_url(),
             prefix = config.prefix(),
             "fast-app: broadcasts shared through redis"
         );
-        Server::serve(layer, io, namespaces, self).await
+        Server::serve(layer, io, namespaces, presence, self).await
     }
 
     /// Builds the server the environment asks for: on Redis when
@@ -380,9 +382,9 @@ impl Server {
         layer: socketioxide::layer::SocketIoLayer<A>,
         io: SocketIo<A>,
         namespaces: Vec<&'static NamespaceDef>,
+        presence: Arc<Presence>,
         builder: ServerBuilder,
     ) -> Result<Self, ServerError> {
-        let presence = Presence::in_memory();
         for &def in &namespaces {
             protocol::serve(&io, def, &presence).await?;
             tracing::info!(

@@ -28,7 +28,12 @@ pub struct RedisConfig {
     stream_buffer_size: usize,
     request_timeout: Duration,
     startup_wait: Duration,
+    presence_timeout: Duration,
 }
+
+/// How long the members of a server that stopped (killed, cut off) stay
+/// shown before the other servers remove them, by default.
+pub const DEFAULT_PRESENCE_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl RedisConfig {
     /// Redis at `url` (`redis://[user:password@]host:port[/db]`). RESP3, which
@@ -43,6 +48,7 @@ impl RedisConfig {
             stream_buffer_size: 65_536,
             request_timeout: Duration::from_secs(5),
             startup_wait: Duration::ZERO,
+            presence_timeout: DEFAULT_PRESENCE_TIMEOUT,
         }
     }
 
@@ -60,6 +66,8 @@ impl RedisConfig {
     /// `REDIS_SOCKETIO_PREFIX` (default [`DEFAULT_PREFIX`]). With
     /// `REDIS_SOCKETIO_CLUSTER=1`, the URL is a comma-separated list of
     /// cluster nodes (see [`RedisConfig::cluster`]).
+    /// `REDIS_SOCKETIO_PRESENCE_TIMEOUT` sets the presence timeout in
+    /// seconds (see [`with_presence_timeout`](Self::with_presence_timeout)).
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let url = var("REDIS_SOCKETIO_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned());
@@ -68,9 +76,14 @@ impl RedisConfig {
             true => Self::cluster(url.split(',').map(str::trim).filter(|n| !n.is_empty())),
             false => Self::new(url),
         };
-        match var("REDIS_SOCKETIO_PREFIX") {
+        let config = match var("REDIS_SOCKETIO_PREFIX") {
             Some(prefix) => config.with_prefix(prefix),
             None => config,
+        };
+        let presence = var("REDIS_SOCKETIO_PRESENCE_TIMEOUT").and_then(|v| v.trim().parse::<f64>().ok());
+        match presence.and_then(|secs| Duration::try_from_secs_f64(secs).ok()) {
+            Some(timeout) if !timeout.is_zero() => config.with_presence_timeout(timeout),
+            _ => config,
         }
     }
 
@@ -107,6 +120,23 @@ impl RedisConfig {
     pub fn with_startup_wait(mut self, wait: Duration) -> Self {
         self.startup_wait = wait;
         self
+    }
+
+    /// How long the presence of a server that stopped without leaving (it
+    /// was killed, or cut off from Redis) outlives it (default
+    /// [`DEFAULT_PRESENCE_TIMEOUT`], 30 s): the members of a killed server
+    /// are gone, with `presence_leave`, within it. Each server renews its
+    /// liveness every quarter of the timeout; the others take a server not
+    /// renewed for half of it as gone and remove its members at their next
+    /// check, a quarter later at most.
+    pub fn with_presence_timeout(mut self, timeout: Duration) -> Self {
+        self.presence_timeout = timeout;
+        self
+    }
+
+    /// The presence timeout.
+    pub fn presence_timeout(&self) -> Duration {
+        self.presence_timeout
     }
 
     /// The start-up wait.

@@ -125,6 +125,30 @@ impl RedisDriver {
         self.receivers.shortfalls()
     }
 
+    /// Runs a Lua script on this driver's connection, within its timeout.
+    pub(crate) async fn eval<T: redis::FromRedisValue>(
+        &self,
+        script: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, RedisDriverError> {
+        self.seen(match self.conn.clone() {
+            Conn::Single(mut conn) => within(self.timeout, script.invoke_async(&mut conn)).await,
+            #[cfg(feature = "cluster")]
+            Conn::Cluster(mut conn) => within(self.timeout, script.invoke_async(&mut conn)).await,
+        })
+    }
+
+    /// Runs a command on this driver's connection, within its timeout.
+    pub(crate) async fn query<T: redis::FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+    ) -> Result<T, RedisDriverError> {
+        self.seen(match self.conn.clone() {
+            Conn::Single(mut conn) => within(self.timeout, cmd.query_async(&mut conn)).await,
+            #[cfg(feature = "cluster")]
+            Conn::Cluster(mut conn) => within(self.timeout, cmd.query_async(&mut conn)).await,
+        })
+    }
+
     /// `result`, having noted what it says of the connection: Redis
     /// answered (it is up), or it was lost or did not answer in time.
     fn seen<T>(&self, result: Result<T, RedisDriverError>) -> Result<T, RedisDriverError> {

@@ -6,10 +6,12 @@
 
 mod config;
 mod driver;
+mod presence;
 mod shortfall;
 
-pub use config::{DEFAULT_PREFIX, DEFAULT_REDIS_URL, RedisConfig};
+pub use config::{DEFAULT_PREFIX, DEFAULT_PRESENCE_TIMEOUT, DEFAULT_REDIS_URL, RedisConfig};
 pub use driver::RedisDriver;
+pub(crate) use presence::RedisStore;
 pub use shortfall::publish_shortfalls;
 
 pub use crate::error::RedisDriverError;
@@ -27,7 +29,7 @@ pub(crate) async fn builder(
     builder: socketioxide::SocketIoBuilder,
     config: &RedisConfig,
     publish_only: bool,
-) -> Result<socketioxide::SocketIoBuilder<RedisAdapter>, ServerError> {
+) -> Result<(socketioxide::SocketIoBuilder<RedisAdapter>, RedisDriver), ServerError> {
     let driver = match publish_only {
         false => RedisDriver::connect(config).await,
         true => RedisDriver::publish_only(config).await,
@@ -40,6 +42,6 @@ pub(crate) async fn builder(
         .with_prefix(config.prefix().to_owned())
         .with_stream_buffer(config.stream_buffer())
         .with_request_timeout(config.request_timeout());
-    let state = socketioxide_redis::RedisAdapterCtr::new_with_driver(driver, adapter);
-    Ok(builder.with_adapter::<RedisAdapter>(state))
+    let state = socketioxide_redis::RedisAdapterCtr::new_with_driver(driver.clone(), adapter);
+    Ok((builder.with_adapter::<RedisAdapter>(state), driver))
 }
