@@ -12,6 +12,7 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 
 use crate::adapter::{self, ErasedIo, IoFamily, ServerAdapter, on_adapter};
+use crate::check::BoxFuture;
 use crate::error::{BroadcastError, PresenceError, RegistryError, ServerError};
 use crate::event::BroadcastEvent;
 use crate::metrics;
@@ -173,13 +174,14 @@ impl Broadcaster {
     /// The members of `room`, a room that keeps presence, on every server,
     /// sorted by id. A server's broadcaster and the Redis emitter answer it;
     /// other broadcasters answer [`PresenceError::NotKept`].
-    pub async fn presence<R: PresenceRoom + ServedRoom>(
-        &self,
-        room: &R,
-    ) -> Result<Vec<Member>, PresenceError> {
-        let presence = self.presence.as_ref().ok_or(PresenceError::NotKept)?;
-        let name = room.name()?;
-        presence.members(R::NAMESPACE, &name).await
+    pub fn presence<R: PresenceRoom + ServedRoom>(&self, room: &R) -> PresenceFuture<'_> {
+        // The room is read at once: the future does not hold it (nor name its
+        // type, so a room without presence is one error, at the argument).
+        let name = room.name();
+        Box::pin(async move {
+            let presence = self.presence.as_ref().ok_or(PresenceError::NotKept)?;
+            presence.members(R::NAMESPACE, &name?).await
+        })
     }
 
     /// Makes this broadcaster the one [`broadcast`] uses, replacing any other.
@@ -360,12 +362,18 @@ pub fn broadcast<E: BroadcastEvent>(event: &E) -> Broadcast<impl BroadcastFn + '
 /// }
 /// # Ok(()) }
 /// ```
-pub async fn presence<R: PresenceRoom + ServedRoom>(room: &R) -> Result<Vec<Member>, PresenceError> {
-    match Broadcaster::current() {
-        Some(broadcaster) => broadcaster.presence(room).await,
-        None => Err(PresenceError::NoBroadcaster),
-    }
+pub fn presence<R: PresenceRoom + ServedRoom>(room: &R) -> PresenceFuture<'static> {
+    let name = room.name();
+    Box::pin(async move {
+        let broadcaster = Broadcaster::current().ok_or(PresenceError::NoBroadcaster)?;
+        let presence = broadcaster.presence.as_ref().ok_or(PresenceError::NotKept)?;
+        presence.members(R::NAMESPACE, &name?).await
+    })
 }
+
+/// What [`presence`] and [`Broadcaster::presence`] return: a boxed future
+/// of a room's members.
+pub type PresenceFuture<'a> = BoxFuture<'a, Result<Vec<Member>, PresenceError>>;
 
 /// A broadcast to send: `.await` it (it is [`IntoFuture`]), after
 /// [`except`](Self::except) if one socket should not receive it.

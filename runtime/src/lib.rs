@@ -29,7 +29,7 @@ pub mod __private;
 
 pub use adapter::ServerAdapter;
 pub use broadcaster::{
-    Broadcast, BroadcastFn, Broadcaster, Recorded, Recording, Transport, broadcast, presence,
+    Broadcast, BroadcastFn, Broadcaster, PresenceFuture, Recorded, Recording, Transport, broadcast, presence,
 };
 pub use error::{
     BroadcastError, ConnectError, DeliveryError, InvalidRoomName, InvalidSocketId, MetricsError,

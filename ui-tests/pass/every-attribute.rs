@@ -27,7 +27,7 @@ pub struct GlobalNamespace;
 pub struct AdminNamespace;
 
 #[derive(Clone, Room, Deserialize)]
-#[room(can_join = Self::can_join, on_join = Self::joined, on_leave = Self::left)]
+#[room(can_join = Self::can_join, on_join = Self::joined, on_leave = Self::left, presence = Self::member)]
 pub struct ChatRoom {
     pub chat_id: u64,
 }
@@ -38,6 +38,9 @@ impl ChatRoom {
     }
     async fn joined(&self, _session: &Session) {}
     async fn left(&self, _session: &Session) {}
+    async fn member(&self, _session: &Session) -> Option<Member> {
+        Some(Member::new(self.chat_id, serde_json::json!({ "name": "me" })))
+    }
 }
 
 #[derive(Clone, Room)]
@@ -130,6 +133,11 @@ pub struct ToMixed;
 #[broadcast(on = PairRoom(1, "a".into()))]
 pub struct Generic<T: Serialize + Send + Sync> {
     pub value: T,
+}
+
+/// The members of a presence room, from any server code.
+pub async fn members() -> Result<Vec<Member>, fast_app::PresenceError> {
+    fast_app::presence(&ChatRoom { chat_id: 1 }).await
 }
 
 fn main() {}

@@ -123,7 +123,7 @@ mod constants {
 }
 
 #[derive(Room, Deserialize)]
-#[room(can_join = session, on_join = name, on_leave = room)]
+#[room(can_join = session, on_join = name, on_leave = room, presence = member)]
 pub struct ChatRoom {
     pub chat_id: u64,
 }
@@ -139,6 +139,11 @@ async fn name(room: &ChatRoom, session: &Session) {
 
 async fn room(room: &ChatRoom, session: &Session) {
     let _ = (room, session);
+}
+
+async fn member(room: &ChatRoom, session: &Session) -> Option<Member> {
+    let _ = (room, session);
+    Some(Member::new(1, serde_json::Value::Null))
 }
 
 #[derive(Room)]

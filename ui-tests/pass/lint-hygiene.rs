@@ -42,7 +42,13 @@ pub struct GlobalNamespace;
 
 /// A chat.
 #[derive(Room, Deserialize)]
-#[room(key = "talk", can_join = Self::can_join, on_join = Self::joined, on_leave = Self::left)]
+#[room(
+    key = "talk",
+    can_join = Self::can_join,
+    on_join = Self::joined,
+    on_leave = Self::left,
+    presence = Self::member
+)]
 pub struct ChatRoom {
     /// Its id.
     pub chat_id: u64,
@@ -54,6 +60,9 @@ impl ChatRoom {
     }
     async fn joined(&self, _session: &Session) {}
     async fn left(&self, _session: &Session) {}
+    async fn member(&self, _session: &Session) -> Option<Member> {
+        None
+    }
 }
 
 /// The user's own room.
