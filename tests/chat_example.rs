@@ -44,9 +44,11 @@ async fn the_chat_example_follows_its_documented_policy() {
     let mut carol = client("carol").await;
 
     // Chats 1 to 100 are open, others forbidden.
-    join(&mut alice, "chat", json!({ "chat_id": 1 }), "chat|1").await;
-    join(&mut bob, "chat", json!({ "chat_id": 1 }), "chat|1").await;
-    join(&mut carol, "chat", json!({ "chat_id": 2 }), "chat|2").await;
+    // Each chat shows who is in it.
+    join_chat(&mut alice, 1, &["alice"]).await;
+    join_chat(&mut bob, 1, &["alice", "bob"]).await;
+    presence_event(&mut alice, "presence_join", 1, "bob").await;
+    join_chat(&mut carol, 2, &["carol"]).await;
     carol.emit("join_chat", json!({ "chat_id": 101 })).await.unwrap();
     assert_eq!(
         expect(&mut carol, "error").await,
@@ -109,4 +111,13 @@ async fn the_chat_example_follows_its_documented_policy() {
     .await;
     assert_eq!((status, body), (202, json!({ "sent": false })));
     silent(&mut bob).await;
+
+    // Bob goes: Alice, who got the update too, sees him leave.
+    assert_eq!(
+        expect(&mut alice, "update_chat").await,
+        json!({ "id": 1, "title": "Rust" })
+    );
+    bob.disconnect().await.expect("bob disconnects");
+    presence_event(&mut alice, "presence_leave", 1, "bob").await;
+    silent(&mut carol).await;
 }

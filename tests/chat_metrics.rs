@@ -39,7 +39,7 @@ async fn the_chat_example_serves_its_metrics() {
     bob.disconnect().await.expect("bob leaves");
 
     // A join, a forbidden join, a payload that is no room, a leave.
-    join(&mut alice, "chat", json!({ "chat_id": 1 }), "chat|1").await;
+    join_chat(&mut alice, 1, &["alice"]).await;
     alice.emit("join_chat", json!({ "chat_id": 101 })).await.unwrap();
     assert_eq!(
         expect(&mut alice, "error").await,

@@ -33,9 +33,10 @@ async fn chat_server(config: &RedisConfig, install: bool) -> String {
     .await
 }
 
-async fn in_chat_1(url: &str, name: &str) -> Client {
+/// `name` in chat 1, where `members` (sorted) are then.
+async fn in_chat_1(url: &str, name: &str, members: &[&str]) -> Client {
     let mut client = chat_user(url, name).await;
-    join(&mut client, "chat", json!({ "chat_id": 1 }), "chat|1").await;
+    join_chat(&mut client, 1, members).await;
     client
 }
 
@@ -48,7 +49,10 @@ async fn two_chat_servers_and_a_worker_share_messages_through_redis() {
     // Server A's HTTP handlers broadcast through the global broadcaster.
     let a = chat_server(&config, true).await;
     let b = chat_server(&config, false).await;
-    let (mut alice, mut bob) = (in_chat_1(&a, "alice").await, in_chat_1(&b, "bob").await);
+    let mut alice = in_chat_1(&a, "alice", &["alice"]).await;
+    let mut bob = in_chat_1(&b, "bob", &["alice", "bob"]).await;
+    // Presence crosses servers: Alice, on A, sees Bob join on B.
+    presence_event(&mut alice, "presence_join", 1, "bob").await;
 
     // The worker: a publish-only emitter, subscribed to nothing.
     let channel = "chat-walkthrough-request#/#";

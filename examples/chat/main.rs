@@ -22,6 +22,11 @@
 //!   `welcome {"user": "<name>"}`.
 //! - `join_chat {"chat_id": N}`: every user may join chats 1 to 100; any
 //!   other id is `forbidden`. `leave_chat {"chat_id": N}` leaves it.
+//! - Chats show who is in them: after `joined`, the joiner receives
+//!   `presence_state {"room", "members": [{"id", "info": {"name"}}]}`; the
+//!   chat receives `presence_join {"room", "member"}` when a user's first
+//!   connection joins, `presence_leave` when its last one leaves or
+//!   disconnects, whichever server each connection is on.
 //! - `join_user {}`: joins the user's own room `user|<name>`; the room comes
 //!   from the session, so nobody can join someone else's.
 //! - `send_message {"chat_id": N, "text": "..."}`: a member of chat N sends a

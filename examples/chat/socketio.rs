@@ -37,9 +37,10 @@ pub async fn welcome<A: Adapter>(session: &Session, socket: &SocketRef<A>) {
 #[rooms(ChatRoom, UserRoom)]
 pub struct GlobalNamespace;
 
-/// A chat's room, `chat|<id>`: chats 1 to 100 are open to every user.
+/// A chat's room, `chat|<id>`: chats 1 to 100 are open to every user, and
+/// each shows who is in it.
 #[derive(Debug, Clone, Room, Deserialize)]
-#[room(can_join = Self::can_join)]
+#[room(can_join = Self::can_join, presence = Self::member)]
 pub struct ChatRoom {
     pub chat_id: u64,
 }
@@ -47,6 +48,13 @@ pub struct ChatRoom {
 impl ChatRoom {
     async fn can_join(&self, _session: &Session) -> bool {
         (1..=100).contains(&self.chat_id)
+    }
+
+    /// What the chat's members see of a user: its name (from the session,
+    /// never from what the client sends).
+    async fn member(&self, session: &Session) -> Option<Member> {
+        let user = session.get::<User>()?;
+        Some(Member::new(&user.name, json!({ "name": user.name })))
     }
 }
 

@@ -68,9 +68,19 @@ test("two people in one chat talk; someone in another chat sees nothing", async 
   // Alice's page showed her message itself; the broadcast left her out.
   assert.equal(await alice.locator("#messages li:has-text('hello bob')").count(), 1);
 
+  // Each page shows who is in its chat; carol is alone in hers.
+  await alice.waitForFunction(() => document.querySelector("#members").textContent === "alicebob");
+  await bob.waitForFunction(() => document.querySelector("#members").textContent === "alicebob");
+  assert.equal(await bob.textContent("#members li.me"), "bob");
+  assert.equal(await carol.textContent("#members"), "carol");
+
   const dir = path.join(root, "target");
   mkdirSync(dir, { recursive: true });
   await bob.screenshot({ path: path.join(dir, "chat-page.png"), fullPage: true });
+
+  // Bob closes his page: he leaves alice's list.
+  await bob.context().close();
+  await alice.waitForFunction(() => document.querySelector("#members").textContent === "alice");
 });
 
 test("joining a forbidden chat shows the error", async () => {

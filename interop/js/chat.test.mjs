@@ -113,6 +113,37 @@ test("a request with X-Socket-ID reaches the chat but that client", async () => 
   bob.close();
 });
 
+const member = (name) => ({ id: name, info: { name } });
+
+test("a chat shows who is in it: presence_state on joining, then presence_join and presence_leave", async () => {
+  const alice = await connect(chat.url, { token: "alice" });
+  const aliceState = next(alice, "presence_state");
+  assert.deepEqual(await alice.emitWithAck("join_chat", { chat_id: 11 }), { room: "chat|11" });
+  assert.deepEqual(await aliceState, [{ room: "chat|11", members: [member("alice")] }]);
+
+  const bob = await connect(chat.url, { token: "bob" }, { transports: ["polling"] });
+  const [bobState, bobJoined] = [next(bob, "presence_state"), next(alice, "presence_join")];
+  await bob.emitWithAck("join_chat", { chat_id: 11 });
+  assert.deepEqual(await bobState, [{ room: "chat|11", members: [member("alice"), member("bob")] }]);
+  assert.deepEqual(await bobJoined, [{ room: "chat|11", member: member("bob") }]);
+
+  // A second tab of Bob's: still one member, nobody is told.
+  const bobAgain = await connect(chat.url, { token: "bob" });
+  const [noJoin, againState] = [collect(alice, "presence_join"), next(bobAgain, "presence_state")];
+  await bobAgain.emitWithAck("join_chat", { chat_id: 11 });
+  assert.deepEqual(await againState, [{ room: "chat|11", members: [member("alice"), member("bob")] }]);
+  assert.deepEqual(await noJoin, []);
+
+  // Bob's first tab closes: he is still here; his last one does: he has gone.
+  const noLeave = collect(alice, "presence_leave");
+  bob.close();
+  assert.deepEqual(await noLeave, []);
+  const left = next(alice, "presence_leave");
+  bobAgain.close();
+  assert.deepEqual(await left, [{ room: "chat|11", member: member("bob") }]);
+  alice.close();
+});
+
 test("with Redis, clients on two servers receive what the worker process broadcasts", async () => {
   const redis = await startRedis();
   const env = { REDIS_SOCKETIO_URL: redis.url, REDIS_SOCKETIO_PREFIX: "interop-js" };
@@ -121,7 +152,11 @@ test("with Redis, clients on two servers receive what the worker process broadca
     const alice = await connect(one.url, { token: "alice" });
     const bob = await connect(two.url, { token: "bob" });
     await alice.emitWithAck("join_chat", { chat_id: 3 });
+    // Presence crosses servers: alice, on one, sees bob join on two.
+    const [bobJoined, bobState] = [next(alice, "presence_join"), next(bob, "presence_state")];
     await bob.emitWithAck("join_chat", { chat_id: 3 });
+    assert.deepEqual(await bobState, [{ room: "chat|3", members: [member("alice"), member("bob")] }]);
+    assert.deepEqual(await bobJoined, [{ room: "chat|3", member: member("bob") }]);
     const [toAlice, toBob] = [next(alice, "message_sent"), next(bob, "message_sent")];
     runWorker(env, 3, "from the worker");
     const expected = [{ chat_id: 3, user: "worker", text: "from the worker" }];

@@ -57,6 +57,20 @@ async def next_event(events, name):
     return args[0] if args else None
 
 
+async def join_chat(client, events, chat_id):
+    """Joins a chat: `joined`, then `presence_state`; returns the members."""
+    room = f"chat|{chat_id}"
+    assert await client.call("join_chat", {"chat_id": chat_id}, timeout=5) == {"room": room}
+    assert await next_event(events, "joined") == {"room": room}
+    state = await next_event(events, "presence_state")
+    assert state["room"] == room
+    return state["members"]
+
+
+def member(name):
+    return {"id": name, "info": {"name": name}}
+
+
 def test_a_client_without_a_token_is_refused_with_the_message(chat_url):
     async def run():
         client = socketio.AsyncClient(reconnection=False)
@@ -72,9 +86,7 @@ def test_a_client_without_a_token_is_refused_with_the_message(chat_url):
 def test_join_and_forbidden(chat_url):
     async def run():
         alice, events = await connect(chat_url, "alice")
-        ack = await alice.call("join_chat", {"chat_id": 4}, timeout=5)
-        assert ack == {"room": "chat|4"}
-        assert await next_event(events, "joined") == {"room": "chat|4"}
+        assert await join_chat(alice, events, 4) == [member("alice")]
         await alice.emit("join_chat", {"chat_id": 404})
         assert await next_event(events, "error") == {"type": "forbidden", "room": "chat|404"}
         await alice.disconnect()
@@ -86,10 +98,8 @@ def test_members_receive_a_broadcast_and_others_do_not(chat_url):
     async def run():
         alice, alice_events = await connect(chat_url, "alice")
         bob, bob_events = await connect(chat_url, "bob")
-        await alice.call("join_chat", {"chat_id": 5}, timeout=5)
-        await next_event(alice_events, "joined")
-        await bob.call("join_chat", {"chat_id": 6}, timeout=5)
-        await next_event(bob_events, "joined")
+        await join_chat(alice, alice_events, 5)
+        await join_chat(bob, bob_events, 6)
         assert await alice.call("send_message", {"chat_id": 5, "text": "hi"}, timeout=5) == {"sent": True}
         assert await next_event(alice_events, "message_sent") == {"chat_id": 5, "user": "alice", "text": "hi"}
         await asyncio.sleep(0.3)
@@ -114,9 +124,9 @@ def test_a_request_with_the_clients_socket_id_reaches_the_others_only(chat_url):
     async def run():
         alice, alice_events = await connect(chat_url, "alice")
         bob, bob_events = await connect(chat_url, "bob")
-        for client, events in ((alice, alice_events), (bob, bob_events)):
-            await client.call("join_chat", {"chat_id": 7}, timeout=5)
-            await next_event(events, "joined")
+        await join_chat(alice, alice_events, 7)
+        await join_chat(bob, bob_events, 7)
+        assert await next_event(alice_events, "presence_join") == {"room": "chat|7", "member": member("bob")}
         reply = await alice.call("socket_id", timeout=5)
         assert await next_event(alice_events, "socket_id") == reply
         assert len(reply["id"]) == 32 and reply["id"] != alice.get_sid()
@@ -127,5 +137,21 @@ def test_a_request_with_the_clients_socket_id_reaches_the_others_only(chat_url):
         assert alice_events.empty()
         await alice.disconnect()
         await bob.disconnect()
+
+    asyncio.run(run())
+
+
+def test_a_chat_shows_who_is_in_it(chat_url):
+    """Presence with python-socketio: the members on joining, then who comes and goes."""
+
+    async def run():
+        alice, alice_events = await connect(chat_url, "alice")
+        assert await join_chat(alice, alice_events, 8) == [member("alice")]
+        bob, bob_events = await connect(chat_url, "bob")
+        assert await join_chat(bob, bob_events, 8) == [member("alice"), member("bob")]
+        assert await next_event(alice_events, "presence_join") == {"room": "chat|8", "member": member("bob")}
+        await bob.disconnect()
+        assert await next_event(alice_events, "presence_leave") == {"room": "chat|8", "member": member("bob")}
+        await alice.disconnect()
 
     asyncio.run(run())

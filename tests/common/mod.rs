@@ -106,6 +106,32 @@ pub async fn chat_user(url: &str, name: &str) -> Client {
     client
 }
 
+/// What the chat example's members see of user `name`.
+pub fn chat_member(name: &str) -> Value {
+    json!({ "id": name, "info": { "name": name } })
+}
+
+/// Joins chat `id` of the chat example, and checks `joined`, then
+/// `presence_state` with `members` (sorted).
+pub async fn join_chat(client: &mut Client, id: u64, members: &[&str]) {
+    let room = format!("chat|{id}");
+    join(client, "chat", json!({ "chat_id": id }), &room).await;
+    let members: Vec<Value> = members.iter().map(|name| chat_member(name)).collect();
+    assert_eq!(
+        expect(client, "presence_state").await,
+        json!({ "room": room, "members": members })
+    );
+}
+
+/// Checks that the next event is the chat example's `presence_join` (or
+/// `presence_leave`, as `event`) of `name` in chat `id`.
+pub async fn presence_event(client: &mut Client, event: &str, id: u64, name: &str) {
+    assert_eq!(
+        expect(client, event).await,
+        json!({ "room": format!("chat|{id}"), "member": chat_member(name) })
+    );
+}
+
 /// Asks the server for `client`'s public id (`socket_id`, with an
 /// acknowledgement), and checks that the reply event says the same.
 pub async fn public_id(client: &mut Client) -> fast_app::SocketId {
