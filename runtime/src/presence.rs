@@ -91,14 +91,16 @@ pub const PRESENCE_LEAVE: &str = "presence_leave";
 /// Where a server keeps its rooms' members. `namespace` and `room` name the
 /// room; `socket` is a connection's public id (never its session id).
 pub(crate) trait Store: Send + Sync + 'static {
-    /// Adds a connection of `member`: whether it is the user's first in the room.
+    /// Adds a connection of `member`: whether it is the user's first in the
+    /// room, and the room's members then (sorted by id), read in the same
+    /// step.
     fn add<'a>(
         &'a self,
         namespace: &'a str,
         room: &'a str,
         socket: SocketId,
         member: &'a Member,
-    ) -> BoxFuture<'a, Result<bool, PresenceError>>;
+    ) -> BoxFuture<'a, Result<Added, PresenceError>>;
 
     /// Removes a connection: the member, when it was the user's last in the room.
     fn remove<'a>(
@@ -133,7 +135,7 @@ pub(crate) trait Store: Send + Sync + 'static {
     }
 
     /// The other servers that stopped renewing, each with its rooms.
-    fn gone(&self) -> BoxFuture<'_, Result<Vec<(String, Vec<RoomRef>)>, PresenceError>> {
+    fn gone(&self) -> BoxFuture<'_, Result<Vec<GoneServer>, PresenceError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
 
@@ -153,6 +155,23 @@ pub(crate) trait Store: Send + Sync + 'static {
         let _ = server;
         Box::pin(async { Ok(()) })
     }
+}
+
+/// What [`Store::add`] did.
+#[derive(Debug)]
+pub(crate) struct Added {
+    /// Whether the connection is its user's first in the room.
+    pub first: bool,
+    /// The room's members after it, sorted by id.
+    pub members: Vec<Member>,
+}
+
+/// A server that stopped renewing its liveness, and the rooms where it had
+/// connections.
+#[derive(Debug)]
+pub(crate) struct GoneServer {
+    pub server: String,
+    pub rooms: Vec<RoomRef>,
 }
 
 /// A room of a namespace.
@@ -228,14 +247,20 @@ impl Presence {
     ) -> Result<(), PresenceError> {
         let namespace = socket.ns();
         let _order = self.ordered(namespace, room).await;
-        let stored = async {
-            let first = match &member {
-                Some(member) => self.store.add(namespace, room, id, member).await?,
-                None => false,
-            };
-            Ok::<_, PresenceError>((first, self.store.members(namespace, room).await?))
+        // Gone meanwhile: its disconnect, which socketioxide runs once the
+        // socket is marked disconnected, registers nothing (the caller put
+        // the room in the socket's list first), and neither may this.
+        if !socket.connected() {
+            return Ok(());
+        }
+        let stored = match &member {
+            Some(member) => self.store.add(namespace, room, id, member).await,
+            None => self.store.members(namespace, room).await.map(|members| Added {
+                first: false,
+                members,
+            }),
         };
-        let (first, members) = match stored.await {
+        let Added { first, members } = match stored {
             Ok(stored) => stored,
             Err(e) => {
                 let body = json!({ "type": PRESENCE_UNAVAILABLE, "room": room });
@@ -317,7 +342,7 @@ impl Presence {
                 announce(io, &room, event, &member).await;
             }
         }
-        for (server, rooms) in self.store.gone().await? {
+        for GoneServer { server, rooms } in self.store.gone().await? {
             for room in &rooms {
                 let _order = self.ordered(&room.namespace, &room.room).await;
                 for member in self.store.sweep(&server, room).await? {
@@ -394,7 +419,7 @@ impl Store for MemoryStore {
         room: &'a str,
         socket: SocketId,
         member: &'a Member,
-    ) -> BoxFuture<'a, Result<bool, PresenceError>> {
+    ) -> BoxFuture<'a, Result<Added, PresenceError>> {
         let mut rooms = self.lock();
         let entry = rooms.entry((namespace.to_owned(), room.to_owned())).or_default();
         let first = match entry.sockets.get(&socket) {
@@ -410,7 +435,8 @@ impl Store for MemoryStore {
                 *count == 1
             }
         };
-        Box::pin(async move { Ok(first) })
+        let members = entry.users.values().map(|(member, _)| member.clone()).collect();
+        Box::pin(async move { Ok(Added { first, members }) })
     }
 
     fn remove<'a>(
@@ -469,10 +495,12 @@ mod tests {
             let store = MemoryStore::default();
             let alice = Member::new("alice", json!({ "name": "Alice" }));
             let (tab1, tab2) = (SocketId::random(), SocketId::random());
-            assert!(store.add("/", "chat|1", tab1, &alice).await.unwrap());
-            assert!(!store.add("/", "chat|1", tab2, &alice).await.unwrap());
+            let added = store.add("/", "chat|1", tab1, &alice).await.unwrap();
+            assert!(added.first);
+            assert_eq!(added.members, [alice.clone()]);
+            assert!(!store.add("/", "chat|1", tab2, &alice).await.unwrap().first);
             assert!(
-                !store.add("/", "chat|1", tab2, &alice).await.unwrap(),
+                !store.add("/", "chat|1", tab2, &alice).await.unwrap().first,
                 "a second join of one tab"
             );
             assert_eq!(store.members("/", "chat|1").await.unwrap(), [alice.clone()]);
@@ -489,13 +517,18 @@ mod tests {
         block_on(async {
             let store = MemoryStore::default();
             let bob = Member::new("bob", Value::Null);
-            assert!(store.add("/", "lobby", SocketId::random(), &bob).await.unwrap());
             assert!(
                 store
-                    .add("/admin", "lobby", SocketId::random(), &bob)
+                    .add("/", "lobby", SocketId::random(), &bob)
                     .await
                     .unwrap()
+                    .first
             );
+            let admin = store
+                .add("/admin", "lobby", SocketId::random(), &bob)
+                .await
+                .unwrap();
+            assert!(admin.first);
             assert_eq!(store.members("/admin", "lobby").await.unwrap().len(), 1);
         });
     }

@@ -28,7 +28,7 @@
 //! but the first request of a connection.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -173,6 +173,7 @@ async fn connect<A: ServerAdapter>(
 /// socketioxide has sent CONNECT, so that what it emits reaches the client.
 async fn after_connect<A: Adapter>(connected: Option<ConnectedFn<A>>, socket: SocketRef<A>) {
     if let Some(state) = socket.extensions.get::<SocketState>() {
+        state.was_connected.store(true, Ordering::SeqCst);
         state.connected.notify_waiters();
     }
     if let Some(connected) = connected {
@@ -423,6 +424,9 @@ struct SocketStateInner {
     /// Signalled by the connect handler, once socketioxide marked the
     /// socket connected.
     connected: Notify,
+    /// Set with that signal: a socket no longer connected after it is gone,
+    /// and waits for nothing.
+    was_connected: AtomicBool,
     /// The presence rooms the socket is registered in, to leave on disconnect.
     presence_rooms: Mutex<Vec<String>>,
 }
@@ -470,6 +474,9 @@ async fn marked_connected<A: Adapter>(socket: &SocketRef<A>) {
     let Some(state) = socket.extensions.get::<SocketState>() else {
         return;
     };
+    if state.was_connected.load(Ordering::SeqCst) {
+        return;
+    }
     let signal = state.connected.notified();
     tokio::pin!(signal);
     signal.as_mut().enable();

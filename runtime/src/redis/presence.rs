@@ -28,20 +28,28 @@ use redis::Script;
 use super::RedisDriver;
 use crate::check::BoxFuture;
 use crate::error::{PresenceError, RedisDriverError};
-use crate::presence::{Change, Member, RoomRef, Store};
+use crate::presence::{Added, Change, GoneServer, Member, RoomRef, Store};
 use crate::socket_id::SocketId;
 
-/// `KEYS[1]` room; `ARGV` server, socket, user, member: 1 when the user's
-/// first connection in the room, else 0 (a connection already there is
-/// not counted twice).
+/// `KEYS[1]` room; `ARGV` server, socket, user, member: `{first, members}`,
+/// `first` 1 when the user's first connection in the room, else 0 (a
+/// connection already there is not counted twice), and the room's members
+/// after it.
 const ADD: &str = r"
 local socket = 's:' .. ARGV[1] .. ':' .. ARGV[2]
-if redis.call('HSETNX', KEYS[1], socket, ARGV[3]) == 0 then return 0 end
-if redis.call('HINCRBY', KEYS[1], 'u:' .. ARGV[3], 1) == 1 then
-  redis.call('HSET', KEYS[1], 'i:' .. ARGV[3], ARGV[4])
-  return 1
+local first = 0
+if redis.call('HSETNX', KEYS[1], socket, ARGV[3]) == 1 then
+  if redis.call('HINCRBY', KEYS[1], 'u:' .. ARGV[3], 1) == 1 then
+    redis.call('HSET', KEYS[1], 'i:' .. ARGV[3], ARGV[4])
+    first = 1
+  end
 end
-return 0
+local members = {}
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  if string.sub(fields[i], 1, 2) == 'i:' then members[#members + 1] = fields[i + 1] end
+end
+return {first, members}
 ";
 
 /// `KEYS[1]` room; `ARGV` server, socket: the member when it was the
@@ -180,16 +188,27 @@ impl RedisStore {
             .ok_or_else(|| PresenceError::Store("an emitter registers no connections".into()))
     }
 
-    /// Registers one connection in Redis: whether it is its user's first.
+    /// Registers one connection in Redis, listing the room as one of this
+    /// server's when `list`.
     async fn register(
         &self,
         room: &RoomRef,
         socket: SocketId,
         member: &Member,
-    ) -> Result<bool, PresenceError> {
+        list: bool,
+    ) -> Result<Added, PresenceError> {
         let server = self.server_id()?;
         let json = serde_json::to_string(member).map_err(|e| PresenceError::Store(e.to_string()))?;
-        let first: i64 = self
+        // Listed first: a server that dies between the two steps leaves a
+        // listed room with nothing of its own, never its connections unlisted.
+        if list {
+            let listed = serde_json::to_string(&(&room.namespace, &room.room)).unwrap_or_default();
+            self.driver
+                .query::<i64>(redis::cmd("SADD").arg(self.rooms_key(server)).arg(listed))
+                .await
+                .map_err(store)?;
+        }
+        let (first, members): (i64, Vec<String>) = self
             .driver
             .eval(
                 Scripts::get()
@@ -202,12 +221,10 @@ impl RedisStore {
             )
             .await
             .map_err(store)?;
-        let listed = serde_json::to_string(&(&room.namespace, &room.room)).unwrap_or_default();
-        self.driver
-            .query::<i64>(redis::cmd("SADD").arg(self.rooms_key(server)).arg(listed))
-            .await
-            .map_err(store)?;
-        Ok(first == 1)
+        Ok(Added {
+            first: first == 1,
+            members: sorted(members.iter().filter_map(|json| parse_member(json)).collect()),
+        })
     }
 
     /// Unregisters one connection: its member when it was its user's last.
@@ -239,6 +256,11 @@ fn store(e: RedisDriverError) -> PresenceError {
     PresenceError::Store(e.to_string())
 }
 
+fn sorted(mut members: Vec<Member>) -> Vec<Member> {
+    members.sort_by(|a, b| a.id().cmp(b.id()));
+    members
+}
+
 fn parse_member(json: &str) -> Option<Member> {
     match serde_json::from_str(json) {
         Ok(member) => Some(member),
@@ -256,21 +278,21 @@ impl Store for Arc<RedisStore> {
         room: &'a str,
         socket: SocketId,
         member: &'a Member,
-    ) -> BoxFuture<'a, Result<bool, PresenceError>> {
+    ) -> BoxFuture<'a, Result<Added, PresenceError>> {
         Box::pin(async move {
             let room = RoomRef::new(namespace, room);
-            {
+            // The room is listed as this server's with its first connection here.
+            let list = {
                 let mut mirror = self.mirror();
-                mirror
-                    .rooms
-                    .entry(room.clone())
-                    .or_default()
-                    .insert(socket, member.clone());
+                let sockets = mirror.rooms.entry(room.clone()).or_default();
+                let list = sockets.is_empty();
+                sockets.insert(socket, member.clone());
                 if let Some(removals) = mirror.removals.get_mut(&room) {
                     removals.retain(|s| *s != socket);
                 }
-            }
-            let result = self.register(&room, socket, member).await;
+                list
+            };
+            let result = self.register(&room, socket, member, list).await;
             if result.is_err() {
                 self.mark_stale(&room);
             }
@@ -333,13 +355,12 @@ impl Store for Arc<RedisStore> {
                 .query(redis::cmd("HGETALL").arg(self.room_key(namespace, room)))
                 .await
                 .map_err(store)?;
-            let mut members: Vec<Member> = fields
+            let members = fields
                 .iter()
                 .filter(|(field, _)| field.starts_with("i:"))
                 .filter_map(|(_, json)| parse_member(json))
                 .collect();
-            members.sort_by(|a, b| a.id().cmp(b.id()));
-            Ok(members)
+            Ok(sorted(members))
         })
     }
 
@@ -385,9 +406,9 @@ impl Store for Arc<RedisStore> {
                 }
             }
             for (socket, member) in &sockets {
-                match self.register(room, *socket, member).await {
-                    Ok(true) => changes.push(Change::Joined(member.clone())),
-                    Ok(false) => {}
+                match self.register(room, *socket, member, true).await {
+                    Ok(added) if added.first => changes.push(Change::Joined(member.clone())),
+                    Ok(_) => {}
                     Err(e) => result = Err(e),
                 }
             }
@@ -405,7 +426,7 @@ impl Store for Arc<RedisStore> {
         })
     }
 
-    fn gone(&self) -> BoxFuture<'_, Result<Vec<(String, Vec<RoomRef>)>, PresenceError>> {
+    fn gone(&self) -> BoxFuture<'_, Result<Vec<GoneServer>, PresenceError>> {
         Box::pin(async move {
             let me = self.server_id()?;
             let max_age = u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX);
@@ -426,7 +447,7 @@ impl Store for Arc<RedisStore> {
                     .filter_map(|l| serde_json::from_str::<(String, String)>(l).ok())
                     .map(|(namespace, room)| RoomRef { namespace, room })
                     .collect();
-                gone.push((server, rooms));
+                gone.push(GoneServer { server, rooms });
             }
             Ok(gone)
         })
