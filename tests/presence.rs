@@ -216,6 +216,22 @@ async fn a_session_showing_no_member_sees_the_others_and_is_not_seen() {
 }
 
 #[tokio::test]
+async fn a_client_cannot_choose_what_others_see_of_it() {
+    let srv = TestServer::start().await;
+    let mut bob = srv.client("bob").await;
+    join_chat(&mut bob, 6, &["bob"]).await;
+    // Member fields in the join payload are not the room's: ignored.
+    let mut mallory = srv.client("mallory").await;
+    let claim = json!({ "chat_id": 6, "id": "admin", "info": { "name": "ADMIN" }, "member": "admin" });
+    join(&mut mallory, "chat", claim, "chat|6").await;
+    assert_eq!(
+        expect(&mut mallory, "presence_state").await,
+        json!({ "room": "chat|6", "members": [member("bob"), member("mallory")] })
+    );
+    expect_join(&mut bob, 6, "mallory").await;
+}
+
+#[tokio::test]
 async fn a_room_without_presence_sends_no_presence_events() {
     let srv = TestServer::start().await;
     let mut bob = srv.client("bob").await;

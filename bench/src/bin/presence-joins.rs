@@ -8,7 +8,10 @@
 //!
 //! A plain join is done when its acknowledgement arrives; a presence join
 //! when `presence_state` does (the store's work comes after the reply).
+//! Then the latency of one client's joins, one at a time, into rooms where
+//! ROOM_SIZE - 1 others already are.
 
+use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use fast_app::prelude::*;
@@ -83,7 +86,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let app: axum::Router = axum::Router::new().layer(server.layer());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    // `fast_app::serve`, as an application serves (it sets TCP_NODELAY:
+    // `axum::serve` does not, and a reply written right behind another
+    // would wait for the client's delayed ACK).
+    let serving = fast_app::serve(listener, app, &server).with_shutdown_signal(std::future::pending());
+    tokio::spawn(serving.into_future());
 
     let mut sockets = Vec::new();
     for i in 0..clients {
@@ -123,6 +130,42 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "joins/s, median: plain {plain:.0}, presence {presence:.0}; presence/plain {:.2}",
         presence / plain
+    );
+
+    // Latency: one client's joins one after the other, each into a fresh
+    // room where ROOM_SIZE - 1 others already are, the kinds alternating.
+    let base = rounds * clients;
+    let mut one = sockets.pop().ok_or("no client")?;
+    let (mut plain, mut presence) = (Vec::new(), Vec::new());
+    for n in 0..200 {
+        let keeps = n % 2 == 1;
+        let payload = json!({ "id": base + n / 2 });
+        let event = if keeps { "join_team" } else { "join_plain" };
+        // The others first, untimed.
+        for other in sockets.iter_mut().take(room_size as usize - 1) {
+            other.emit_with_ack(event, payload.clone(), WAIT).await?;
+        }
+        let started = Instant::now();
+        one.emit_with_ack(event, payload, WAIT).await?;
+        if keeps {
+            one.next_event_named("presence_state", WAIT).await?;
+        }
+        let took = started.elapsed().as_secs_f64() * 1e6;
+        match keeps {
+            true => presence.push(took),
+            false => plain.push(took),
+        }
+        while one.next_event(Duration::ZERO).await.is_ok() {}
+        for other in sockets.iter_mut().take(room_size as usize - 1) {
+            while other.next_event(Duration::ZERO).await.is_ok() {}
+        }
+    }
+    println!(
+        "join latency, µs (p50 / p99 of 100 each): plain {:.0} / {:.0}, presence {:.0} / {:.0}",
+        percentile(&mut plain, 0.5),
+        percentile(&mut plain, 0.99),
+        percentile(&mut presence, 0.5),
+        percentile(&mut presence, 0.99)
     );
 
     if let Some(url) = &redis {
@@ -166,6 +209,12 @@ async fn join_all(
         out.push(client?);
     }
     Ok(out)
+}
+
+fn percentile(values: &mut [f64], q: f64) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    let index = ((values.len() as f64 - 1.0) * q).round() as usize;
+    values.get(index).copied().unwrap_or(0.0)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
