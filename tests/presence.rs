@@ -14,19 +14,6 @@ use socketio_test_client::Client;
 
 // ---- the application under test ------------------------------------------------------
 
-#[derive(Clone)]
-struct User(String);
-
-async fn authenticate(session: &Session, auth: &Value) -> Result<(), ConnectError> {
-    match auth.get("token").and_then(Value::as_str) {
-        Some(token) if !token.is_empty() => {
-            session.insert(User(token.to_owned()));
-            Ok(())
-        }
-        _ => Err(ConnectError::new("No access token provided")),
-    }
-}
-
 #[namespace("/", connect = authenticate)]
 #[rooms(ChatRoom, LobbyRoom)]
 struct Root;
@@ -116,6 +103,16 @@ async fn expect_leave(client: &mut Client, id: u64, name: &str) {
     );
 }
 
+/// Bob, then Alice, in chat `id` of `srv`: Alice got both, Bob her join.
+async fn bob_then_alice(srv: &TestServer, id: u64) -> (Client, Client) {
+    let mut bob = srv.client("bob").await;
+    join_chat(&mut bob, id, &["bob"]).await;
+    let mut alice = srv.client("alice").await;
+    join_chat(&mut alice, id, &["alice", "bob"]).await;
+    expect_join(&mut bob, id, "alice").await;
+    (bob, alice)
+}
+
 fn ids(members: Vec<Member>) -> Vec<String> {
     members.iter().map(|m| m.id().to_owned()).collect()
 }
@@ -125,12 +122,7 @@ fn ids(members: Vec<Member>) -> Vec<String> {
 #[tokio::test]
 async fn a_joiner_gets_the_members_and_the_others_get_it_once_per_user() {
     let srv = TestServer::start().await;
-    let mut bob = srv.client("bob").await;
-    join_chat(&mut bob, 1, &["bob"]).await;
-
-    let mut alice = srv.client("alice").await;
-    join_chat(&mut alice, 1, &["alice", "bob"]).await;
-    expect_join(&mut bob, 1, "alice").await;
+    let (mut bob, mut alice) = bob_then_alice(&srv, 1).await;
 
     // Alice's second tab: one member still, nobody is told.
     let mut alice_2 = srv.client("alice").await;
@@ -168,11 +160,7 @@ async fn a_joiner_gets_the_members_and_the_others_get_it_once_per_user() {
 #[tokio::test]
 async fn a_second_join_of_the_same_connection_changes_nothing() {
     let srv = TestServer::start().await;
-    let mut bob = srv.client("bob").await;
-    join_chat(&mut bob, 2, &["bob"]).await;
-    let mut alice = srv.client("alice").await;
-    join_chat(&mut alice, 2, &["alice", "bob"]).await;
-    expect_join(&mut bob, 2, "alice").await;
+    let (mut bob, mut alice) = bob_then_alice(&srv, 2).await;
     join_chat(&mut alice, 2, &["alice", "bob"]).await;
     silent(&mut bob).await;
     // One leave is enough: the connection was counted once.

@@ -16,9 +16,6 @@ use socketio_test_client::Client;
 
 // ---- the application under test -------------------------------------------------
 
-#[derive(Clone, Debug)]
-struct User(String);
-
 /// Every hook call, as "<what> <user> <room>".
 static HOOKS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -28,16 +25,6 @@ fn hooked(line: &str) -> bool {
 
 fn user(session: &Session) -> String {
     session.get::<User>().map(|u| u.0).unwrap_or_default()
-}
-
-async fn authenticate(session: &Session, auth: &Value) -> Result<(), ConnectError> {
-    match auth.get("token").and_then(Value::as_str) {
-        Some(token) if !token.is_empty() => {
-            session.insert(User(token.to_owned()));
-            Ok(())
-        }
-        _ => Err(ConnectError::new("No access token provided")),
-    }
 }
 
 async fn goodbye(session: &Session, _reason: DisconnectReason) {

@@ -16,6 +16,22 @@ pub const WAIT: Duration = Duration::from_secs(5);
 /// How long a test listens for something that should not happen.
 pub const QUIET: Duration = Duration::from_millis(300);
 
+/// The user a test application's `connect` stores: its `auth.token`.
+#[derive(Clone, Debug)]
+pub struct User(pub String);
+
+/// A `connect` that takes a non-empty `auth.token` as the user's name, and
+/// refuses a client without one.
+pub async fn authenticate(session: &fast_app::Session, auth: &Value) -> Result<(), fast_app::ConnectError> {
+    match auth.get("token").and_then(Value::as_str) {
+        Some(token) if !token.is_empty() => {
+            session.insert(User(token.to_owned()));
+            Ok(())
+        }
+        _ => Err(fast_app::ConnectError::new("No access token provided")),
+    }
+}
+
 /// Serves `app` on `127.0.0.1:<free port>` in the background; returns its URL.
 pub async fn serve_on_loopback(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
