@@ -497,13 +497,16 @@ mod tests {
             let (tab1, tab2) = (SocketId::random(), SocketId::random());
             let added = store.add("/", "chat|1", tab1, &alice).await.unwrap();
             assert!(added.first);
-            assert_eq!(added.members, [alice.clone()]);
+            assert_eq!(added.members, std::slice::from_ref(&alice));
             assert!(!store.add("/", "chat|1", tab2, &alice).await.unwrap().first);
             assert!(
                 !store.add("/", "chat|1", tab2, &alice).await.unwrap().first,
                 "a second join of one tab"
             );
-            assert_eq!(store.members("/", "chat|1").await.unwrap(), [alice.clone()]);
+            assert_eq!(
+                store.members("/", "chat|1").await.unwrap(),
+                std::slice::from_ref(&alice)
+            );
             assert_eq!(store.remove("/", "chat|1", tab1).await.unwrap(), None);
             assert_eq!(store.remove("/", "chat|1", tab2).await.unwrap(), Some(alice));
             assert_eq!(store.remove("/", "chat|1", tab2).await.unwrap(), None);
