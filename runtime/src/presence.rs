@@ -303,9 +303,10 @@ pub const PRESENCE_UNAVAILABLE: &str = "presence_unavailable";
 
 impl Presence {
     /// Keeps a shared store true to this server, every `every`, for as long
-    /// as `io` serves: renews its liveness, registers again what the store
-    /// lost, and removes the members of the servers that stopped, sending
-    /// each room the changes.
+    /// as `io` serves (until it is closed, which empties its namespaces):
+    /// renews its liveness, registers again what the store lost, and
+    /// removes the members of the servers that stopped, sending each room
+    /// the changes.
     pub(crate) async fn maintain<A: Adapter>(
         self: Arc<Self>,
         io: socketioxide::SocketIo<A>,
@@ -315,6 +316,9 @@ impl Presence {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            if io.nsps().is_empty() {
+                return;
+            }
             if let Err(e) = self.maintain_once(&io).await {
                 static THROTTLE: Throttle = Throttle::new();
                 if let Some(more) = THROTTLE.admit() {

@@ -331,13 +331,16 @@ impl ServerBuilder {
         let (layer, io) = builder.build_layer();
         let timeout = config.presence_timeout();
         let presence = Presence::new(redis::RedisStore::server(driver, config.prefix(), timeout));
-        tokio::spawn(presence.clone().maintain(io.clone(), timeout / 4));
+        let upkeep = presence.clone().maintain(io.clone(), timeout / 4);
         tracing::info!(
             url = %config.display_url(),
             prefix = config.prefix(),
             "fast-app: broadcasts shared through redis"
         );
-        Server::serve(layer, io, namespaces, presence, self).await
+        let server = Server::serve(layer, io, namespaces, presence, self).await?;
+        // Once the namespaces are served: it ends when they are closed.
+        tokio::spawn(upkeep);
+        Ok(server)
     }
 
     /// Builds the server the environment asks for: on Redis when
