@@ -72,12 +72,8 @@ fn chat(id: u64) -> Value {
 
 /// Joins chat `id`, and checks `joined` then `presence_state` with `members`.
 async fn join_chat(client: &mut Client, id: u64, members: &[&str]) {
-    join(client, "chat", chat(id), &format!("chat|{id}")).await;
     let members: Vec<Value> = members.iter().map(|name| member(name)).collect();
-    assert_eq!(
-        expect(client, "presence_state").await,
-        json!({ "room": format!("chat|{id}"), "members": members })
-    );
+    join_presence(client, "chat", chat(id), &format!("chat|{id}"), &members).await;
 }
 
 /// Leaves through `leave_<key>` and checks the `left` reply.
@@ -335,6 +331,27 @@ mod across_redis {
         leave(&mut alice_b, "chat", chat(1), "chat|1").await;
         expect_leave(&mut bob, 1, "alice").await;
         assert_eq!(ids(emitter.presence(&room).await.unwrap()), ["bob"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn once_a_join_is_acknowledged_the_next_joiner_on_another_server_sees_it() {
+        let redis = RedisServer::start();
+        let config = config(&redis, "presence-acked");
+        let (a, b) = (node(&config).await, node(&config).await);
+        let (alice, mut bob) = (client(&a, "alice").await, client(&b, "bob").await);
+        for id in 20..40 {
+            // No waiting for Alice's `presence_state`: the acknowledgement is enough.
+            let ack = alice.emit_with_ack("join_chat", chat(id), WAIT).await.unwrap();
+            assert_eq!(ack, [json!({ "room": format!("chat|{id}") })]);
+            bob.emit("join_chat", chat(id)).await.unwrap();
+            // Alice's `presence_join` may reach Bob too, before or after his
+            // `joined`: he is in the room from then on.
+            let state = bob.next_event_named("presence_state", WAIT).await.unwrap();
+            assert_eq!(
+                state.args[0],
+                json!({ "room": format!("chat|{id}"), "members": [member("alice"), member("bob")] })
+            );
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -200,22 +200,41 @@ pub(crate) enum Change {
 /// A server's presence: its store, and the order of changes per room.
 ///
 /// A join takes its snapshot and sends it, and each change sends its event,
-/// under one lock per room (sharded): on one server, a joiner never gets an
-/// event older than its snapshot after it, nor misses one newer.
+/// under its room's lock: on one server, a joiner never gets an event older
+/// than its snapshot after it, nor misses one newer. A room's lock exists
+/// while someone holds or waits for it, so rooms never wait on each other.
 pub(crate) struct Presence {
     store: Arc<dyn Store>,
-    order: Box<[tokio::sync::Mutex<()>]>,
+    order: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
     hasher: RandomState,
 }
 
-/// How many locks order the rooms' changes.
-const ORDER_SHARDS: usize = 64;
+/// A room's turn: its changes are made and sent while this is held.
+struct Turn<'a> {
+    presence: &'a Presence,
+    key: u64,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut order = self.presence.order.lock().unwrap_or_else(|e| e.into_inner());
+        // Nobody else holds or waits for it (they would hold a clone): forget it.
+        if order
+            .get(&self.key)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            order.remove(&self.key);
+        }
+    }
+}
 
 impl Presence {
     pub(crate) fn new(store: impl Store) -> Arc<Self> {
         Arc::new(Self {
             store: Arc::new(store),
-            order: (0..ORDER_SHARDS).map(|_| tokio::sync::Mutex::new(())).collect(),
+            order: Mutex::default(),
             hasher: RandomState::new(),
         })
     }
@@ -225,9 +244,19 @@ impl Presence {
         Self::new(MemoryStore::default())
     }
 
-    async fn ordered(&self, namespace: &str, room: &str) -> tokio::sync::MutexGuard<'_, ()> {
-        let shard = self.hasher.hash_one((namespace, room)) as usize % self.order.len();
-        self.order[shard].lock().await
+    /// Waits for `room`'s turn. Rooms are told apart by a hash of their
+    /// names (two rooms sharing one would only share turns).
+    async fn ordered(&self, namespace: &str, room: &str) -> Turn<'_> {
+        let key = self.hasher.hash_one((namespace, room));
+        let lock = {
+            let mut order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+            order.entry(key).or_default().clone()
+        };
+        Turn {
+            presence: self,
+            key,
+            guard: Some(lock.lock_owned().await),
+        }
     }
 
     /// The members of `room` of `namespace`.
@@ -235,15 +264,16 @@ impl Presence {
         self.store.members(namespace, room).await
     }
 
-    /// After `socket` joined `room` (and was told `joined`): registers its
-    /// member, if it shows one, sends the joiner `presence_state`, and the
-    /// others `presence_join` when the user was not there yet.
+    /// After `socket` joined `room`: registers its member, if it shows one,
+    /// runs `reply` (the `joined` reply), sends the joiner `presence_state`,
+    /// and the others `presence_join` when the user was not there yet.
     pub(crate) async fn joined<A: Adapter>(
         &self,
         socket: &SocketRef<A>,
         room: &str,
         id: SocketId,
         member: Option<Member>,
+        reply: impl FnOnce(),
     ) -> Result<(), PresenceError> {
         let namespace = socket.ns();
         let _order = self.ordered(namespace, room).await;
@@ -251,6 +281,7 @@ impl Presence {
         // socket is marked disconnected, registers nothing (the caller put
         // the room in the socket's list first), and neither may this.
         if !socket.connected() {
+            reply();
             return Ok(());
         }
         let stored = match &member {
@@ -260,6 +291,9 @@ impl Presence {
                 members,
             }),
         };
+        // `joined` once the member is registered: whoever joins after the
+        // joiner's acknowledgement, on any server, sees it.
+        reply();
         let Added { first, members } = match stored {
             Ok(stored) => stored,
             Err(e) => {
@@ -277,17 +311,21 @@ impl Presence {
     }
 
     /// After `socket` left `room` (or disconnected): unregisters its
-    /// connection, and sends the room `presence_leave` when it was the
+    /// connection, runs `reply` (the `left` reply, once the connection is
+    /// unregistered), and sends the room `presence_leave` when it was the
     /// user's last.
     pub(crate) async fn left<A: Adapter>(
         &self,
         socket: &SocketRef<A>,
         room: &str,
         id: SocketId,
+        reply: impl FnOnce(),
     ) -> Result<(), PresenceError> {
         let namespace = socket.ns();
         let _order = self.ordered(namespace, room).await;
-        if let Some(member) = self.store.remove(namespace, room, id).await? {
+        let removed = self.store.remove(namespace, room, id).await;
+        reply();
+        if let Some(member) = removed? {
             let body = json!({ "room": room, "member": member });
             emit_or_log(to_others(socket, room, &body, PRESENCE_LEAVE).await);
         }
@@ -488,6 +526,7 @@ mod tests {
 
     fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
         tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap()
             .block_on(f)
@@ -516,6 +555,33 @@ mod tests {
             assert_eq!(store.remove("/", "chat|1", tab2).await.unwrap(), None);
             assert!(store.members("/", "chat|1").await.unwrap().is_empty());
             assert!(store.lock().is_empty(), "an empty room is forgotten");
+        });
+    }
+
+    #[test]
+    fn a_room_waits_for_its_own_turn_only_and_turns_are_forgotten() {
+        block_on(async {
+            let presence = Presence::in_memory();
+            let chat = presence.ordered("/", "chat|1").await;
+            // Another room goes on at once.
+            let other = tokio::time::timeout(Duration::from_secs(1), presence.ordered("/", "chat|2")).await;
+            assert!(other.is_ok(), "chat|2 waited for chat|1");
+            drop(other);
+            // The same room waits until the turn is given back.
+            let same = presence.ordered("/", "chat|1");
+            tokio::pin!(same);
+            assert!(
+                tokio::time::timeout(Duration::from_millis(50), same.as_mut())
+                    .await
+                    .is_err(),
+                "chat|1 did not wait for its turn"
+            );
+            drop(chat);
+            drop(same.await);
+            assert!(
+                presence.order.lock().unwrap().is_empty(),
+                "turns nobody holds are forgotten"
+            );
         });
     }
 

@@ -9,7 +9,7 @@
 //! | `socket_id` | make the socket's public id (once), put the socket in its room | `socket_id` `{"id"}` |
 //! | `join_K` + payload | extract the room; guard; join; `on_join` | `joined` `{"room"}`, or `error` |
 //! | `leave_K` + payload | extract the room; leave; `on_leave` | `left` `{"room"}`, or `error` |
-//! | (joined a presence room) | register the session's member | `presence_state` `{"room", "members"}`; the others, `presence_join` for a new user |
+//! | (joined a presence room) | register the session's member, then reply `joined` | `presence_state` `{"room", "members"}`; the others, `presence_join` for a new user |
 //! | (left a presence room, or disconnected) | unregister the connection | the others, `presence_leave` for a user's last connection |
 //! | disconnects | the namespace's `disconnect` | |
 //!
@@ -157,7 +157,7 @@ async fn connect<A: ServerAdapter>(
         (def.disconnect)(&session, reason).await;
         if let Some(id) = session.public_id() {
             for room in state.take_presence_rooms() {
-                if let Err(e) = presence.left(&socket, &room, id).await {
+                if let Err(e) = presence.left(&socket, &room, id, || {}).await {
                     presence_failed(&room, &e);
                 }
             }
@@ -289,17 +289,17 @@ fn on_request<A: Adapter>(
                     presence: true,
                     member,
                 }) => {
-                    reply(&socket, ack, event, done, Ok(&room));
                     let id = session.public_id_or_make();
                     let state = socket.extensions.get::<SocketState>().unwrap_or_default();
+                    let answer = || reply(&socket, ack, event, done, Ok(&room));
                     let result = match joins {
                         true => {
                             state.track_presence(&room);
-                            presence.joined(&socket, &room, id, member).await
+                            presence.joined(&socket, &room, id, member, answer).await
                         }
                         false => {
                             state.untrack_presence(&room);
-                            presence.left(&socket, &room, id).await
+                            presence.left(&socket, &room, id, answer).await
                         }
                     };
                     if let Err(e) = result {

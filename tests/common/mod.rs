@@ -130,13 +130,47 @@ pub fn chat_member(name: &str) -> Value {
 /// Joins chat `id` of the chat example, and checks `joined`, then
 /// `presence_state` with `members` (sorted).
 pub async fn join_chat(client: &mut Client, id: u64, members: &[&str]) {
-    let room = format!("chat|{id}");
-    join(client, "chat", json!({ "chat_id": id }), &room).await;
     let members: Vec<Value> = members.iter().map(|name| chat_member(name)).collect();
-    assert_eq!(
-        expect(client, "presence_state").await,
-        json!({ "room": room, "members": members })
-    );
+    join_presence(
+        client,
+        "chat",
+        json!({ "chat_id": id }),
+        &format!("chat|{id}"),
+        &members,
+    )
+    .await;
+}
+
+/// Joins presence room `room` through `join_<key>`, and checks `joined`,
+/// then `presence_state` with `members`. A `presence_join` of one of those
+/// members may come first, or between: the joiner is in the room from the
+/// join on, and a member who joined just before is announced to it too.
+pub async fn join_presence(client: &mut Client, key: &str, payload: Value, room: &str, members: &[Value]) {
+    client
+        .emit(&format!("join_{key}"), payload)
+        .await
+        .expect("emit join");
+    for (name, body) in [
+        ("joined", json!({ "room": room })),
+        ("presence_state", json!({ "room": room, "members": members })),
+    ] {
+        let event = loop {
+            let event = client
+                .next_event(WAIT)
+                .await
+                .unwrap_or_else(|e| panic!("waiting for `{name}`: {e}"));
+            let announced = event.name == "presence_join"
+                && event
+                    .args
+                    .first()
+                    .is_some_and(|a| a["room"] == room && members.contains(&a["member"]));
+            if !announced {
+                break event;
+            }
+        };
+        assert_eq!(event.name, name, "unexpected event {event:?}");
+        assert_eq!(event.args.first(), Some(&body));
+    }
 }
 
 /// Checks that the next event is the chat example's `presence_join` (or
