@@ -122,9 +122,15 @@ pub(crate) trait Store: Send + Sync + 'static {
     // nothing to do: the defaults below.
 
     /// Renews this server's liveness: the rooms to [`resync`](Self::resync)
-    /// (the store lost this server's connections, or a change failed).
-    fn renew(&self) -> BoxFuture<'_, Result<Vec<RoomRef>, PresenceError>> {
-        Box::pin(async { Ok(Vec::new()) })
+    /// (the store lost this server's connections, or a change failed), and
+    /// whether the store had lost them.
+    fn renew(&self) -> BoxFuture<'_, Result<Renewal, PresenceError>> {
+        Box::pin(async { Ok(Renewal::default()) })
+    }
+
+    /// The rooms where this server registered connections.
+    fn local_rooms(&self) -> Vec<RoomRef> {
+        Vec::new()
     }
 
     /// Registers this server's connections of `room` again, and redoes the
@@ -155,6 +161,15 @@ pub(crate) trait Store: Send + Sync + 'static {
         let _ = server;
         Box::pin(async { Ok(()) })
     }
+}
+
+/// What [`Store::renew`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Renewal {
+    /// The rooms to register again.
+    pub resync: Vec<RoomRef>,
+    /// Whether the store had lost this server (restarted, or took it as gone).
+    pub lost: bool,
 }
 
 /// What [`Store::add`] did.
@@ -207,7 +222,14 @@ pub(crate) struct Presence {
     store: Arc<dyn Store>,
     order: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
     hasher: RandomState,
+    /// Upkeep rounds left that send this server's sockets a fresh
+    /// `presence_state` (see [`Presence::maintain_once`]).
+    refreshes: std::sync::atomic::AtomicU8,
 }
+
+/// After the store lost this server, how many upkeep rounds refresh its
+/// sockets' `presence_state`.
+const REFRESHES: u8 = 2;
 
 /// A room's turn: its changes are made and sent while this is held.
 struct Turn<'a> {
@@ -236,6 +258,7 @@ impl Presence {
             store: Arc::new(store),
             order: Mutex::default(),
             hasher: RandomState::new(),
+            refreshes: std::sync::atomic::AtomicU8::new(0),
         })
     }
 
@@ -374,7 +397,21 @@ impl Presence {
         &self,
         io: &socketioxide::SocketIo<A>,
     ) -> Result<(), PresenceError> {
-        for room in self.store.renew().await? {
+        use std::sync::atomic::Ordering::SeqCst;
+        let renewal = self.store.renew().await?;
+        // A store that lost this server lost the others too (a restart): the
+        // announcements they and this server make as they register again go
+        // through pub/sub, which drops what a server not yet subscribed again
+        // should have heard. So this server's sockets get the members afresh,
+        // at the next rounds, once every server has registered again.
+        let refresh = match renewal.lost {
+            true => self.refreshes.swap(REFRESHES, SeqCst) > 0,
+            false => self
+                .refreshes
+                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                .is_ok(),
+        };
+        for room in renewal.resync {
             let _order = self.ordered(&room.namespace, &room.room).await;
             for change in self.store.resync(&room).await? {
                 let (event, member) = match change {
@@ -382,6 +419,16 @@ impl Presence {
                     Change::Left(member) => (PRESENCE_LEAVE, member),
                 };
                 announce(io, &room, event, &member).await;
+            }
+        }
+        if refresh {
+            for room in self.store.local_rooms() {
+                let _order = self.ordered(&room.namespace, &room.room).await;
+                let members = self.store.members(&room.namespace, &room.room).await?;
+                if let Some(ns) = io.of(&room.namespace) {
+                    let body = json!({ "room": room.room, "members": members });
+                    emit_or_log(ns.local().to(room.room.clone()).emit(PRESENCE_STATE, &body).await);
+                }
             }
         }
         for GoneServer { server, rooms } in self.store.gone().await? {

@@ -28,7 +28,7 @@ use redis::Script;
 use super::RedisDriver;
 use crate::check::BoxFuture;
 use crate::error::{PresenceError, RedisDriverError};
-use crate::presence::{Added, Change, GoneServer, Member, RoomRef, Store};
+use crate::presence::{Added, Change, GoneServer, Member, Renewal, RoomRef, Store};
 use crate::socket_id::SocketId;
 
 /// `KEYS[1]` room; `ARGV` server, socket, user, member: `{first, members}`,
@@ -131,6 +131,8 @@ pub(crate) struct RedisStore {
     /// How long a server may go without renewing before the others take it as gone.
     grace: Duration,
     mirror: Mutex<Mirror>,
+    /// Whether this server has renewed its liveness once.
+    renewed: std::sync::atomic::AtomicBool,
 }
 
 /// What this server registered, as Redis should hold it.
@@ -152,6 +154,7 @@ impl RedisStore {
             server: Some(SocketId::random().to_string()),
             grace: timeout / 2,
             mirror: Mutex::default(),
+            renewed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -163,6 +166,7 @@ impl RedisStore {
             server: None,
             grace: Duration::ZERO,
             mirror: Mutex::default(),
+            renewed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -364,7 +368,7 @@ impl Store for Arc<RedisStore> {
         })
     }
 
-    fn renew(&self) -> BoxFuture<'_, Result<Vec<RoomRef>, PresenceError>> {
+    fn renew(&self) -> BoxFuture<'_, Result<Renewal, PresenceError>> {
         Box::pin(async move {
             let server = self.server_id()?;
             let lost: i64 = self
@@ -381,8 +385,17 @@ impl Store for Arc<RedisStore> {
                     }
                 }
             }
-            Ok(rooms)
+            // The first renewal adds this server: nothing was lost then.
+            let renewed_before = self.renewed.swap(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(Renewal {
+                resync: rooms,
+                lost: lost == 1 && renewed_before,
+            })
         })
+    }
+
+    fn local_rooms(&self) -> Vec<RoomRef> {
+        self.mirror().rooms.keys().cloned().collect()
     }
 
     fn resync<'a>(&'a self, room: &'a RoomRef) -> BoxFuture<'a, Result<Vec<Change>, PresenceError>> {
