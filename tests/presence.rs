@@ -109,6 +109,16 @@ async fn bob_then_alice(srv: &TestServer, id: u64) -> (Client, Client) {
     (bob, alice)
 }
 
+/// The ids of chat `id`'s members, asked of `srv`'s broadcaster.
+async fn members_of(srv: &TestServer, id: u64) -> Vec<String> {
+    ids(srv
+        .server
+        .broadcaster()
+        .presence(&ChatRoom { chat_id: id })
+        .await
+        .unwrap())
+}
+
 fn ids(members: Vec<Member>) -> Vec<String> {
     members.iter().map(|m| m.id().to_owned()).collect()
 }
@@ -125,15 +135,7 @@ async fn a_joiner_gets_the_members_and_the_others_get_it_once_per_user() {
     join_chat(&mut alice_2, 1, &["alice", "bob"]).await;
     silent(&mut bob).await;
     silent(&mut alice).await;
-    assert_eq!(
-        ids(srv
-            .server
-            .broadcaster()
-            .presence(&ChatRoom { chat_id: 1 })
-            .await
-            .unwrap()),
-        ["alice", "bob"]
-    );
+    assert_eq!(members_of(&srv, 1).await, ["alice", "bob"]);
 
     // One tab leaves: Alice is still there.
     leave(&mut alice, "chat", chat(1), "chat|1").await;
@@ -142,15 +144,7 @@ async fn a_joiner_gets_the_members_and_the_others_get_it_once_per_user() {
     alice_2.disconnect().await.expect("disconnects");
     expect_leave(&mut bob, 1, "alice").await;
     silent(&mut alice).await;
-    assert_eq!(
-        ids(srv
-            .server
-            .broadcaster()
-            .presence(&ChatRoom { chat_id: 1 })
-            .await
-            .unwrap()),
-        ["bob"]
-    );
+    assert_eq!(members_of(&srv, 1).await, ["bob"]);
 }
 
 #[tokio::test]
@@ -174,14 +168,7 @@ async fn a_refused_joiner_learns_nothing_and_is_not_shown() {
         json!({ "type": "forbidden", "room": "chat|13" })
     );
     silent(&mut mallory).await;
-    assert!(
-        srv.server
-            .broadcaster()
-            .presence(&ChatRoom { chat_id: 13 })
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(members_of(&srv, 13).await.is_empty());
 }
 
 #[tokio::test]

@@ -134,15 +134,28 @@ where
         };
         return BroadcastError::from_outcome(namespace, event, result);
     }
-    let result = skipping(ns.to(rooms.clone()), except).emit(event, payload).await;
-    if let Err(socketioxide::BroadcastError::Adapter(_)) = &result
-        && let Some(ns) = io.of(namespace)
-    {
-        // The publish to the other servers failed, and socketioxide then
-        // skips this server's own sockets too: deliver to those at least.
-        let _ = skipping(ns.local().to(rooms), except).emit(event, payload).await;
-    }
+    let to = |here_only: bool| {
+        let ns = ns.clone();
+        let ns = if here_only { ns.local() } else { ns };
+        skipping(ns.to(rooms.clone()), except)
+    };
+    let result = emit_here_at_least(to, event, payload).await;
     BroadcastError::from_outcome(namespace, event, result)
+}
+
+/// Emits through `to(false)`, to every server. When the publish to the
+/// other servers failed, socketioxide skips this server's own sockets too:
+/// those get it through `to(true)` at least. The outcome is the first emit's.
+pub(crate) async fn emit_here_at_least<A: Adapter, T: Serialize + ?Sized>(
+    to: impl Fn(bool) -> BroadcastOperators<A>,
+    event: &'static str,
+    payload: &T,
+) -> Result<(), socketioxide::BroadcastError> {
+    let result = to(false).emit(event, payload).await;
+    if let Err(socketioxide::BroadcastError::Adapter(_)) = &result {
+        let _ = to(true).emit(event, payload).await;
+    }
+    result
 }
 
 /// `to`, leaving out the socket whose public id is `except`.

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
+use crate::adapter::emit_here_at_least;
 use crate::check::BoxFuture;
 use crate::error::{PresenceError, Throttle};
 use crate::room::Room;
@@ -453,26 +454,26 @@ async fn announce<A: Adapter>(
 ) {
     let Some(ns) = io.of(&room.namespace) else { return };
     let body = json!({ "room": room.room, "member": member });
-    emit_or_log(ns.to(room.room.clone()).emit(event, &body).await);
+    let to = |here_only: bool| {
+        let ns = ns.clone();
+        let ns = if here_only { ns.local() } else { ns };
+        ns.to(room.room.clone())
+    };
+    emit_or_log(emit_here_at_least(to, event, &body).await);
 }
 
-/// Emits `body` to `room` but `socket`, on every server. When the adapter
-/// could not reach the other servers, socketioxide skips this server's
-/// sockets too: those get it at least.
+/// Emits `body` to `room` but `socket`, on every server.
 async fn to_others<A: Adapter>(
     socket: &SocketRef<A>,
     room: &str,
     body: &Value,
     event: &'static str,
-) -> Result<(), String> {
-    match socket.to(room.to_owned()).emit(event, body).await {
-        Ok(()) => Ok(()),
-        Err(e @ socketioxide::BroadcastError::Adapter(_)) => {
-            let _ = socket.local().to(room.to_owned()).emit(event, body).await;
-            Err(format!("{event} did not reach the other servers: {e}"))
-        }
-        Err(e) => Err(format!("{event}: {e}")),
-    }
+) -> Result<(), socketioxide::BroadcastError> {
+    let to = |here_only: bool| match here_only {
+        true => socket.local().to(room.to_owned()),
+        false => socket.to(room.to_owned()),
+    };
+    emit_here_at_least(to, event, body).await
 }
 
 fn emit_or_log<E: fmt::Display>(result: Result<(), E>) {
@@ -484,7 +485,7 @@ fn emit_or_log<E: fmt::Display>(result: Result<(), E>) {
 /// Presence in this process's memory: the in-process adapter's store.
 #[derive(Default)]
 pub(crate) struct MemoryStore {
-    rooms: Mutex<HashMap<(String, String), RoomMembers>>,
+    rooms: Mutex<HashMap<RoomRef, RoomMembers>>,
 }
 
 #[derive(Default)]
@@ -496,7 +497,7 @@ struct RoomMembers {
 }
 
 impl MemoryStore {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), RoomMembers>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RoomRef, RoomMembers>> {
         self.rooms.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -510,7 +511,7 @@ impl Store for MemoryStore {
         member: &'a Member,
     ) -> BoxFuture<'a, Result<Added, PresenceError>> {
         let mut rooms = self.lock();
-        let entry = rooms.entry((namespace.to_owned(), room.to_owned())).or_default();
+        let entry = rooms.entry(RoomRef::new(namespace, room)).or_default();
         let first = match entry.sockets.get(&socket) {
             // The same connection joined again: nothing changes.
             Some(_) => false,
@@ -535,7 +536,7 @@ impl Store for MemoryStore {
         socket: SocketId,
     ) -> BoxFuture<'a, Result<Option<Member>, PresenceError>> {
         let mut rooms = self.lock();
-        let key = (namespace.to_owned(), room.to_owned());
+        let key = RoomRef::new(namespace, room);
         let mut last = None;
         if let Some(entry) = rooms.get_mut(&key) {
             if let Some(user) = entry.sockets.remove(&socket)
@@ -560,7 +561,7 @@ impl Store for MemoryStore {
     ) -> BoxFuture<'a, Result<Vec<Member>, PresenceError>> {
         let members = self
             .lock()
-            .get(&(namespace.to_owned(), room.to_owned()))
+            .get(&RoomRef::new(namespace, room))
             .map(|entry| entry.users.values().map(|(member, _)| member.clone()).collect())
             .unwrap_or_default();
         Box::pin(async move { Ok(members) })
