@@ -3,6 +3,7 @@
 use fast_app::prelude::*;
 use fast_app::socketioxide::adapter::Adapter;
 use fast_app::socketioxide::extract::{AckSender, SocketRef, TryData};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -39,7 +40,7 @@ pub struct GlobalNamespace;
 
 /// A chat's room, `chat|<id>`: chats 1 to 100 are open to every user, and
 /// each shows who is in it.
-#[derive(Debug, Clone, Room, Deserialize)]
+#[derive(Debug, Clone, Room, Deserialize, JsonSchema)]
 #[room(can_join = Self::can_join, presence = Self::member)]
 pub struct ChatRoom {
     pub chat_id: u64,
@@ -75,7 +76,7 @@ impl UserRoom {
 }
 
 /// A message posted to a chat.
-#[derive(Debug, Clone, Serialize, BroadcastEvent)]
+#[derive(Debug, Clone, Serialize, JsonSchema, BroadcastEvent)]
 #[broadcast(on = ChatRoom { chat_id: self.chat_id })]
 pub struct MessageSent {
     pub chat_id: u64,
@@ -92,7 +93,7 @@ pub struct Chat {
 }
 
 /// What clients see of a chat.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ChatResource {
     pub id: u64,
     pub title: String,

@@ -46,6 +46,7 @@ keys! {
         On => "on",
         As => "as",
         When => "when",
+        Rooms => "rooms",
     }
 }
 
@@ -112,6 +113,6 @@ mod tests {
         }
         assert_eq!(EventKey::from_str("as"), Some(EventKey::As));
         assert_eq!(NamespaceKey::from_str("auth"), None);
-        assert_eq!(list::<EventKey>(), "`name`, `on`, `as` or `when`");
+        assert_eq!(list::<EventKey>(), "`name`, `on`, `as`, `when` or `rooms`");
     }
 }

@@ -95,3 +95,15 @@ pub const fn keys_differ(a: &str, b: &str) -> bool {
 
 pub use crate::__handler_table as handler_table;
 pub use socketioxide::socket::DisconnectReason;
+
+pub use schemars::{Schema, SchemaGenerator, json_schema};
+
+pub use crate::contract::{
+    ContractPayload, EventDef, ProbeServedRoom, ProbeUnservedRoom, Reach, RoomProbe, payload_schema,
+    payload_schema_of,
+};
+
+/// The join payload of a room without fields: an object with no entries.
+pub fn fieldless_schema() -> Schema {
+    json_schema!({ "type": "object", "additionalProperties": false })
+}

@@ -8,6 +8,7 @@
 mod adapter;
 mod broadcaster;
 pub mod check;
+pub mod contract;
 mod error;
 mod event;
 mod layer;
@@ -54,4 +55,5 @@ pub use session::Session;
 pub use socket_id::{SOCKET_ID_HEADER, SocketId};
 pub use targets::{DEFAULT_NAMESPACE, IntoTargets, Target, Targets};
 
+pub use schemars;
 pub use socketioxide;

@@ -77,6 +77,9 @@ impl RoomEntry {
             type_name,
             join: join::<R>,
             leave: leave::<R>,
+            presence: R::PRESENCE,
+            fields: R::FIELDS,
+            join_schema: R::join_schema,
         }
     }
 }

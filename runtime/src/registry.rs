@@ -52,6 +52,9 @@ pub struct RoomEntry {
     pub(crate) type_name: &'static str,
     pub(crate) join: RoomOp,
     pub(crate) leave: RoomOp,
+    pub(crate) presence: bool,
+    pub(crate) fields: &'static [&'static str],
+    pub(crate) join_schema: crate::contract::SchemaFn,
 }
 
 impl RoomEntry {

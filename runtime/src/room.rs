@@ -87,6 +87,18 @@ pub trait Room: Sized + Send + Sync + 'static {
         let _ = session;
         async { None }
     }
+
+    /// The names of the identifiers [`write_name`](Room::write_name) writes,
+    /// in order: the parameters of the room's channel in the client contract
+    /// (`chat|{chat_id}`). Default: none.
+    const FIELDS: &'static [&'static str] = &[];
+
+    /// The JSON Schema of the join payload a client sends, for the client
+    /// contract. Default: any JSON value.
+    fn join_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let _ = generator;
+        schemars::Schema::default()
+    }
 }
 
 /// A room name under construction: `key`, then `|value` per identifier.

@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::model::event::Event;
+use crate::model::event::{Event, Reached};
 
 pub fn expand(event: &Event) -> TokenStream {
     let p = super::private();
@@ -91,8 +91,16 @@ pub fn expand(event: &Event) -> TokenStream {
         (None, Some(extra)) => quote!(where #extra),
         (w, None) => quote!(#w),
     };
+    let registration = event
+        .input
+        .generics
+        .params
+        .is_empty()
+        .then(|| registration(event));
     quote! {
         const _: () = {
+            #registration
+
             #[automatically_derived]
             impl #impl_generics #p::BroadcastEvent for #ident #ty_generics #where_clause {
                 const NAME: &'static str = #name;
@@ -113,4 +121,84 @@ pub fn expand(event: &Event) -> TokenStream {
             }
         };
     }
+}
+
+/// The event's registration for the client contract: its name, its payload's
+/// schema and the rooms it reaches.
+fn registration(event: &Event) -> TokenStream {
+    let p = super::private();
+    let ident = &event.input.ident;
+    let name = &event.name.0;
+    let type_name = ident.to_string();
+    let generator = super::local("generator");
+    let this = super::local("self");
+    let list = super::local("reaches");
+    // An `as` expression's type is inferred from a closure that is never
+    // called: the expression with `self` a reference to the event.
+    let schema = match &event.payload {
+        Some(payload) => {
+            let body = rebind_self(quote!(#payload), &this, ident);
+            quote_spanned! {payload.span()=>
+                #p::payload_schema_of(|#this: &'static #ident| async move {
+                    let _ = #this;
+                    #body
+                }, #generator)
+            }
+        }
+        None => quote_spanned!(ident.span()=> #p::payload_schema::<#ident>(#generator)),
+    };
+    let reaches = event.reaches.iter().map(|reached| match reached {
+        Reached::Type { path, listed: true } => {
+            quote_spanned!(path.span()=> #list.push(#p::Reach::room::<#path>());)
+        }
+        Reached::Type { path, listed: false } => {
+            quote_spanned!(path.span()=> #list.extend((&&#p::RoomProbe::<#path>::new()).reach());)
+        }
+        Reached::Named(room) => quote!(#list.push(#p::Reach::Named(#room));),
+    });
+    quote! {
+        #p::inventory::submit! {
+            #p::EventDef::new(
+                #name,
+                #type_name,
+                |#generator| #schema,
+                || {
+                    #[allow(unused_imports)]
+                    use #p::{ProbeServedRoom as _, ProbeUnservedRoom as _};
+                    let mut #list = ::std::vec::Vec::new();
+                    #(#reaches)*
+                    #list
+                },
+            )
+        }
+    }
+}
+
+/// `tokens` with the value `self` renamed `this` and `Self` the event's type,
+/// for an expression moved out of the event's methods. `self::` paths stay.
+fn rebind_self(tokens: TokenStream, this: &syn::Ident, ty: &syn::Ident) -> TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    let mut out = Vec::new();
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        out.push(match token {
+            TokenTree::Ident(ident) if ident == "self" => {
+                let path = matches!(tokens.peek(), Some(TokenTree::Punct(p)) if p.as_char() == ':');
+                match path {
+                    true => TokenTree::Ident(ident),
+                    false => TokenTree::Ident(syn::Ident::new(&this.to_string(), this.span())),
+                }
+            }
+            TokenTree::Ident(ident) if ident == "Self" => {
+                TokenTree::Ident(syn::Ident::new(&ty.to_string(), ident.span()))
+            }
+            TokenTree::Group(group) => {
+                let mut new = Group::new(group.delimiter(), rebind_self(group.stream(), this, ty));
+                new.set_span(group.span());
+                TokenTree::Group(new)
+            }
+            other => other,
+        });
+    }
+    out.into_iter().collect()
 }

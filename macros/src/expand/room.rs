@@ -86,11 +86,34 @@ pub fn expand(room: &Room) -> TokenStream {
         None => (None, None),
     };
 
+    // The contract: the name's parameters, and the join payload's schema.
+    let fields = room.fields.iter().map(|(member, _)| match member {
+        syn::Member::Named(ident) => syn::ext::IdentExt::unraw(ident).to_string(),
+        syn::Member::Unnamed(index) => index.index.to_string(),
+    });
+    let generator = super::local("generator");
+    let join_schema = match (&room.extract, room.fields.is_empty()) {
+        // What an extractor reads is its own: any JSON value.
+        (Some(_), _) => None,
+        (None, true) => Some(quote!(#p::fieldless_schema())),
+        (None, false) => Some(quote_spanned!(ident.span()=> #p::payload_schema::<Self>(#generator))),
+    }
+    .map(|schema| {
+        quote! {
+            fn join_schema(#generator: &mut #p::SchemaGenerator) -> #p::Schema {
+                let _ = &#generator;
+                #schema
+            }
+        }
+    });
+
     quote! {
         const _: () = {
             #[automatically_derived]
             impl #impl_generics #p::Room for #ident #ty_generics #where_clause {
                 const KEY: &'static str = #key;
+                const FIELDS: &'static [&'static str] = &[#(#fields),*];
+                #join_schema
 
                 fn write_name(&self, #name: &mut #p::RoomName) -> ::core::result::Result<(), #p::InvalidRoomName> {
                     let _ = &#name;
