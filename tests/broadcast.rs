@@ -7,6 +7,7 @@ use std::pin::Pin;
 
 use fast_app::prelude::*;
 use fast_app::{BroadcastError, Recorded, SocketId, Target, Transport};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -19,12 +20,12 @@ struct Root;
 #[rooms(AuditRoom)]
 struct Admin;
 
-#[derive(Clone, Room, Deserialize)]
+#[derive(Clone, Room, Deserialize, JsonSchema)]
 struct ChatRoom {
     chat_id: u64,
 }
 
-#[derive(Clone, Room, Deserialize)]
+#[derive(Clone, Room, Deserialize, JsonSchema)]
 struct AuditRoom {
     area: String,
 }
@@ -45,12 +46,12 @@ async fn record<E: BroadcastEvent>(event: &E) -> (Result<bool, BroadcastError>, 
     (result, recording.take())
 }
 
-#[derive(Serialize, BroadcastEvent)]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
 struct UpdateChat {
     id: u64,
 }
 
-#[derive(Serialize, BroadcastEvent)]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
 struct ChatUpdatedEvent {
     id: u64,
 }
@@ -93,7 +94,7 @@ async fn name_on_and_as_are_used() {
     );
 }
 
-#[derive(Serialize, BroadcastEvent)]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
 #[broadcast(on = "lobby", when = self.visible)]
 struct Maybe {
     visible: bool,
@@ -114,8 +115,8 @@ async fn lookup_chat(id: u64) -> Option<ChatRoom> {
     (id != 0).then_some(ChatRoom { chat_id: id })
 }
 
-#[derive(Serialize, BroadcastEvent)]
-#[broadcast(on = lookup_chat(self.id).await, when = { tokio::task::yield_now().await; true })]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
+#[broadcast(on = lookup_chat(self.id).await, rooms = [ChatRoom], when = { tokio::task::yield_now().await; true })]
 struct Looked {
     id: u64,
 }
@@ -130,8 +131,8 @@ async fn on_and_when_may_await_and_no_target_skips() {
     assert!(sent.is_empty());
 }
 
-#[derive(Serialize, BroadcastEvent)]
-#[broadcast(on = self.ids.iter().map(|&chat_id| ChatRoom { chat_id }).collect::<Vec<_>>())]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
+#[broadcast(on = self.ids.iter().map(|&chat_id| ChatRoom { chat_id }).collect::<Vec<_>>(), rooms = [ChatRoom])]
 struct ToMany {
     ids: Vec<u64>,
 }
@@ -147,12 +148,12 @@ async fn a_vec_of_rooms_is_one_emit_with_each_room_once() {
     assert_eq!(sent[0].rooms, ["chat|1", "chat|2", "chat|3"]);
 }
 
-#[derive(Serialize, BroadcastEvent)]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
 #[broadcast(on = [ChatRoom { chat_id: 1 }, ChatRoom { chat_id: 2 }])]
 struct ToArray {}
 
-#[derive(Serialize, BroadcastEvent)]
-#[broadcast(on = self.rooms.as_slice())]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
+#[broadcast(on = self.rooms.as_slice(), rooms = ["a", "b"])]
 struct ToSlice {
     rooms: Vec<String>,
 }
@@ -169,12 +170,14 @@ async fn arrays_and_slices_are_targets() {
     assert_eq!(sent[0].namespace, "/");
 }
 
-#[derive(Serialize, BroadcastEvent)]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
 #[broadcast(on = Targets::new()
     .with("lobby")
     .with(ChatRoom { chat_id: 9 })
     .with(AuditRoom { area: "billing".into() })
-    .with(Target::new("/admin", "all")))]
+    .with(Target::new("/admin", "all")),
+    rooms = ["lobby", ChatRoom, AuditRoom],
+)]
 struct Mixed {}
 
 #[tokio::test]
@@ -190,7 +193,7 @@ async fn mixed_targets_emit_once_per_namespace_to_the_union_of_its_rooms() {
     );
 }
 
-#[derive(Serialize, BroadcastEvent)]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
 #[broadcast(on = AuditRoom { area: self.area.clone() })]
 struct Audit {
     area: String,
@@ -269,8 +272,11 @@ async fn every_failed_part_is_reported_and_the_rest_still_sent() {
     }
     assert_eq!(recording.take().len(), 1, "the `/` part was still sent");
 
-    #[derive(Serialize, BroadcastEvent)]
-    #[broadcast(on = Targets::new().with(AuditRoom { area: "x|y".into() }).with(Target::new("/admin", "all")))]
+    #[derive(Serialize, BroadcastEvent, JsonSchema)]
+    #[broadcast(
+        on = Targets::new().with(AuditRoom { area: "x|y".into() }).with(Target::new("/admin", "all")),
+        rooms = [AuditRoom],
+    )]
     struct TwoFailures {}
     let err = broadcaster.broadcast(&TwoFailures {}).await.unwrap_err();
     match &err {

@@ -11,6 +11,7 @@ use fast_app::prelude::*;
 use fast_app::socketioxide::socket::DisconnectReason;
 use fast_app::{DEFAULT_MAX_PAYLOAD, Server};
 use futures_util::{SinkExt, StreamExt};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use socketio_test_client::Client;
@@ -34,18 +35,18 @@ async fn gone(_session: &Session, reason: DisconnectReason) {
 struct Root;
 
 /// `join_chat {"chat_id"}`; other fields (padding) are ignored.
-#[derive(Clone, Room, Deserialize)]
+#[derive(Clone, Room, Deserialize, JsonSchema)]
 struct ChatRoom {
     chat_id: u64,
 }
 
 /// `join_topic {"topic"}`: the reply carries the room name, as long as the topic.
-#[derive(Clone, Room, Deserialize)]
+#[derive(Clone, Room, Deserialize, JsonSchema)]
 struct TopicRoom {
     topic: String,
 }
 
-#[derive(Serialize, BroadcastEvent)]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
 #[broadcast(on = ChatRoom { chat_id: self.chat_id })]
 struct Said {
     chat_id: u64,

@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use fast_app::Server;
 use fast_app::prelude::*;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 use socketio_test_client::{Client, ClientError};
@@ -19,7 +20,7 @@ use tokio_tungstenite::tungstenite;
 #[rooms(ChatRoom)]
 struct Root;
 
-#[derive(Clone, Room, Deserialize)]
+#[derive(Clone, Room, Deserialize, JsonSchema)]
 struct ChatRoom {
     chat_id: u64,
 }

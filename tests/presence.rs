@@ -8,6 +8,7 @@ mod redis_server;
 use common::*;
 use fast_app::prelude::*;
 use fast_app::{PresenceError, presence};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use socketio_test_client::Client;
@@ -23,7 +24,7 @@ struct Root;
 struct Admin;
 
 /// The chats of `/admin`: the same room names as `/`'s, other rooms.
-#[derive(Clone, Room, Deserialize)]
+#[derive(Clone, Room, Deserialize, JsonSchema)]
 #[room(key = "chat", presence = Self::member)]
 struct AdminChatRoom {
     chat_id: u64,
@@ -40,7 +41,7 @@ impl AdminChatRoom {
 }
 
 /// A chat keeping presence; chat 13 is closed to everyone.
-#[derive(Clone, Room, Deserialize)]
+#[derive(Clone, Room, Deserialize, JsonSchema)]
 #[room(presence = Self::member, can_join = Self::open)]
 struct ChatRoom {
     chat_id: u64,

@@ -10,6 +10,7 @@ use fast_app::prelude::*;
 use fast_app::socketioxide::adapter::Adapter;
 use fast_app::socketioxide::extract::{AckSender, Data, SocketRef};
 use fast_app::socketioxide::socket::DisconnectReason;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use socketio_test_client::Client;
@@ -49,7 +50,7 @@ fn custom<A: Adapter>(socket: &SocketRef<A>) {
 #[rooms(ChatRoom, UserRoom, TeamRoom, LobbyRoom)]
 struct GlobalNamespace;
 
-#[derive(Debug, Clone, Room, Deserialize)]
+#[derive(Debug, Clone, Room, Deserialize, JsonSchema)]
 #[room(can_join = Self::allowed, on_join = Self::joined, on_leave = Self::left)]
 struct ChatRoom {
     chat_id: u64,
@@ -85,7 +86,7 @@ impl UserRoom {
     }
 }
 
-#[derive(Debug, Clone, Room, Deserialize)]
+#[derive(Debug, Clone, Room, Deserialize, JsonSchema)]
 #[room(key = "team")]
 struct TeamRoom {
     org: String,
@@ -106,7 +107,7 @@ async fn admin_only(_session: &Session, auth: &Value) -> Result<(), String> {
     }
 }
 
-#[derive(Debug, Clone, Room, Deserialize)]
+#[derive(Debug, Clone, Room, Deserialize, JsonSchema)]
 struct AuditRoom {
     area: String,
 }
@@ -121,38 +122,41 @@ async fn slow_authenticate(session: &Session, auth: &Value) -> Result<(), Connec
 #[rooms(RaceRoom)]
 struct RaceNamespace;
 
-#[derive(Debug, Clone, Room, Deserialize)]
+#[derive(Debug, Clone, Room, Deserialize, JsonSchema)]
 struct RaceRoom {
     id: u64,
 }
 
-#[derive(Serialize, BroadcastEvent)]
-#[broadcast(on = self.chats.iter().map(|&chat_id| ChatRoom { chat_id }).collect::<Vec<_>>())]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
+#[broadcast(on = self.chats.iter().map(|&chat_id| ChatRoom { chat_id }).collect::<Vec<_>>(), rooms = [ChatRoom])]
 struct ChatNews {
     chats: Vec<u64>,
     text: String,
 }
 
-#[derive(Serialize, BroadcastEvent)]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
 #[broadcast(on = AuditRoom { area: self.area.clone() })]
 struct AuditLog {
     area: String,
 }
 
-#[derive(Serialize, BroadcastEvent)]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
 #[broadcast(on = UserRoom { name: self.to.clone() })]
 struct Notify {
     to: String,
 }
 
-#[derive(Serialize, BroadcastEvent)]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
 #[broadcast(on = LobbyRoom)]
 struct Announcement {
     text: String,
 }
 
-#[derive(Serialize, BroadcastEvent)]
-#[broadcast(on = Targets::new().with(LobbyRoom).with(AuditRoom { area: self.area.clone() }))]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
+#[broadcast(
+    on = Targets::new().with(LobbyRoom).with(AuditRoom { area: self.area.clone() }),
+    rooms = [LobbyRoom, AuditRoom],
+)]
 struct Everywhere {
     area: String,
 }

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use fast_app::prelude::*;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use socketio_test_client::Client;
@@ -23,7 +24,7 @@ async fn authenticate(session: &Session, auth: &Value) -> Result<(), ConnectErro
 struct GlobalNamespace;
 
 /// Fields from the payload.
-#[derive(Room, Deserialize)]
+#[derive(Room, Deserialize, JsonSchema)]
 struct ChatRoom {
     chat_id: u64,
 }

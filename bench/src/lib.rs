@@ -4,6 +4,7 @@
 pub mod emits;
 
 use fast_app::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Namespace `/`, serving the chats. No authentication: the contract has none.
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub struct BenchNamespace;
 
 /// `chat|<chat_id>`, joined with `join_chat {"chat_id": N}`.
-#[derive(Debug, Clone, Room, Deserialize)]
+#[derive(Debug, Clone, Room, Deserialize, JsonSchema)]
 pub struct ChatRoom {
     /// The chat id.
     pub chat_id: i64,
@@ -20,7 +21,7 @@ pub struct ChatRoom {
 
 /// `update_chat {"chat_id", "seq", "t"}` to `chat|<chat_id>`; `t` is the
 /// sender's unix time in microseconds.
-#[derive(Debug, Clone, Serialize, BroadcastEvent)]
+#[derive(Debug, Clone, Serialize, JsonSchema, BroadcastEvent)]
 #[broadcast(on = ChatRoom { chat_id: self.chat_id })]
 pub struct UpdateChat {
     /// The chat id.

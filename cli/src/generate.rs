@@ -53,6 +53,10 @@ const ROOMS_MOD: &str = include_str!("../templates/rooms_mod.rs");
 const ROOM: &str = include_str!("../templates/room.rs");
 const EVENT: &str = include_str!("../templates/event.rs");
 const NAMESPACE: &str = include_str!("../templates/namespace.rs");
+const CONTRACT: &str = include_str!("../templates/contract.rs");
+
+/// How to write contract/ anew, which `publish` and `make` tell.
+const REGENERATE: &str = "FAST_APP_CONTRACT=overwrite cargo test client_contract";
 
 /// `fast-app publish socketio`.
 pub fn publish_socketio(
@@ -66,6 +70,7 @@ pub fn publish_socketio(
         files: vec![
             file("mod.rs", SOCKETIO_MOD),
             file("server.rs", SERVER),
+            file("contract.rs", CONTRACT),
             file("common/mod.rs", COMMON_MOD),
             file("common/authentication.rs", AUTHENTICATION),
             file("namespaces/mod.rs", NAMESPACES_MOD),
@@ -107,13 +112,16 @@ pub fn publish_socketio(
             added,
         });
     }
-    plan.next = "\nNext:\n  1. add `mod socketio;` to src/main.rs (or `pub mod socketio;` to src/lib.rs)\n  \
+    plan.next = format!(
+        "\nNext:\n  1. add `mod socketio;` to src/main.rs (or `pub mod socketio;` to src/lib.rs)\n  \
          2. serve it from main:\n\n     \
          #[tokio::main]\n     \
-         async fn main() -> Result<(), Box<dyn std::error::Error>> {\n         \
-         socketio::server::serve(\"127.0.0.1:3000\").await\n     }\n\n  \
-         3. add rooms and events: `fast-app make room ChatRoom`, `fast-app make broadcast_event UpdateChat`\n"
-        .to_owned();
+         async fn main() -> Result<(), Box<dyn std::error::Error>> {{\n         \
+         socketio::server::serve(\"127.0.0.1:3000\").await\n     }}\n\n  \
+         3. add rooms and events: `fast-app make room ChatRoom`, `fast-app make broadcast_event UpdateChat`\n\n\
+         Generate the client contract (TypeScript, JSON Schema, AsyncAPI) into contract/: {REGENERATE}\n\
+         (until then, `cargo test` fails: src/socketio/contract.rs checks that contract/ is current)\n"
+    );
     apply(project, plan, options)
 }
 
@@ -124,7 +132,7 @@ pub fn make(project: &Project, options: Options, kind: Kind, input: &str) -> Res
         return Err(Error::NotPublished(project.root.clone()));
     }
     let Name { type_name, module } = name::parse(input)?;
-    let (folder, template, next) = match kind {
+    let (folder, template, next, shown) = match kind {
         Kind::Room => (
             "rooms",
             ROOM.replace("__key__", strip(&module, "_room")),
@@ -132,6 +140,7 @@ pub fn make(project: &Project, options: Options, kind: Kind, input: &str) -> Res
                 "\nNext: serve it from a namespace: in src/socketio/namespaces/global_namespace.rs add\n  \
                  `use crate::socketio::rooms::{module}::{type_name};` and list `{type_name}` in `#[rooms(...)]`\n"
             ),
+            format!("once a namespace serves it, `{type_name}` and its join payload appear"),
         ),
         Kind::Event => (
             "events",
@@ -140,13 +149,19 @@ pub fn make(project: &Project, options: Options, kind: Kind, input: &str) -> Res
                 "\nNext: say where it goes with `on = ...`, then broadcast it:\n  \
                  `fast_app::broadcast(&{type_name} {{ id: 1 }}).await?`\n"
             ),
+            format!("`{type_name}` and its payload appear, under each namespace whose rooms it reaches,"),
         ),
         Kind::Namespace => (
             "namespaces",
             NAMESPACE.replace("__path__", &format!("/{}", strip(&module, "_namespace"))),
             "\nNext: list the rooms it serves in `#[rooms(...)]`\n".to_owned(),
+            format!("`{type_name}`, its rooms and their events appear"),
         ),
     };
+    let next = format!(
+        "{next}Then regenerate the client contract: `{REGENERATE}`;\n  \
+         {shown} in contract/index.ts and contract/asyncapi.json\n"
+    );
     let folder = dir.join(folder);
     let plan = Plan {
         files: vec![(

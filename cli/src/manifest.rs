@@ -50,6 +50,11 @@ pub fn needed(fast_app: &FastApp) -> Vec<Dependency> {
             name: "serde_json",
             spec: "1".into(),
         },
+        // The JSON Schema of payloads, for the client contract.
+        Dependency {
+            name: "schemars",
+            spec: "1".into(),
+        },
     ]
 }
 
@@ -79,7 +84,7 @@ mod tests {
 
     #[test]
     fn adds_only_what_is_missing_and_keeps_the_rest() {
-        let manifest = "[package]\nname = \"app\" # mine\n\n[dependencies]\nserde = \"1.0.100\"\n";
+        let manifest = "[package]\nname = \"app\" # mine\n\n[dependencies]\nserde = \"1.0.100\"\nschemars = { version = \"1.2\", features = [\"uuid1\"] }\n";
         let (out, added) = add(
             manifest,
             &needed(&FastApp::Path {
@@ -90,8 +95,12 @@ mod tests {
         .unwrap();
         assert!(out.contains("name = \"app\" # mine"));
         assert!(out.contains("serde = \"1.0.100\""), "kept the user's serde");
+        assert!(
+            out.contains("schemars = { version = \"1.2\", features = [\"uuid1\"] }"),
+            "kept the user's schemars"
+        );
         assert!(out.contains("fast-app = { path = \"/x/fast-app\" }"));
-        assert_eq!(added.len(), 4);
+        assert_eq!(added.len(), 4, "{added:?}");
         let (again, added) = add(&out, &needed(&FastApp::Version("0.1.0".into()))).unwrap();
         assert_eq!(again, out, "nothing twice");
         assert!(added.is_empty());
@@ -106,5 +115,10 @@ mod tests {
         .unwrap();
         assert!(out.contains("fast-app = \"0.1.0\""), "{out}");
         assert_eq!(added[0], "fast-app = \"0.1.0\"");
+        assert!(
+            out.contains("schemars = \"1\""),
+            "the client contract's schemas: {out}"
+        );
+        assert_eq!(added.last().unwrap(), "schemars = \"1\"");
     }
 }

@@ -1,6 +1,7 @@
 //! The `__name__` broadcast event.
 
 use fast_app::prelude::*;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// Sent to clients as `__name__`, with the struct as its payload.
@@ -9,7 +10,11 @@ use serde::Serialize;
 /// namespace, e.g. `on = ChatRoom { id: self.id }`), what it carries with
 /// `as = ...`, and whether to send it with `when = ...`. Broadcast it with
 /// `fast_app::broadcast(&__Name__ { id }).await?`.
-#[derive(Debug, Clone, Serialize, BroadcastEvent)]
+///
+/// `JsonSchema` puts the payload in the client contract (contract/index.ts,
+/// contract/asyncapi.json); with `as = ...`, the payload type derives it
+/// instead.
+#[derive(Debug, Clone, Serialize, JsonSchema, BroadcastEvent)]
 #[broadcast(on = "__name__")]
 pub struct __Name__ {
     /// What the event is about.

@@ -2,12 +2,16 @@
 //! its identifiers, e.g. `{"id": 42}`, and it is named `__key__|42`.
 
 use fast_app::prelude::*;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::socketio::common::authentication::current_user;
 
 /// Serve it from a namespace: add `__Name__` to its `#[rooms(...)]`.
-#[derive(Debug, Clone, Room, Deserialize)]
+///
+/// `JsonSchema` puts its join payload (its fields) in the client contract
+/// (contract/index.ts, contract/asyncapi.json).
+#[derive(Debug, Clone, Room, Deserialize, JsonSchema)]
 #[room(can_join = Self::can_join)]
 pub struct __Name__ {
     /// The room's identifier; every field is part of the room's name.

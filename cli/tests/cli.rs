@@ -53,6 +53,9 @@ fn new_project() -> tempfile::TempDir {
     dir
 }
 
+/// What `make` and `publish` say to run to write contract/.
+const REGENERATE: &str = "FAST_APP_CONTRACT=overwrite cargo test client_contract";
+
 fn publish(dir: &Path) -> String {
     let path = workspace();
     ok(&fast_app(
@@ -85,6 +88,7 @@ fn publish_scaffolds_the_layout_and_the_dependencies() {
     for file in [
         "src/socketio/mod.rs",
         "src/socketio/server.rs",
+        "src/socketio/contract.rs",
         "src/socketio/common/authentication.rs",
         "src/socketio/namespaces/mod.rs",
         "src/socketio/namespaces/global_namespace.rs",
@@ -99,6 +103,14 @@ fn publish_scaffolds_the_layout_and_the_dependencies() {
         "tells what to add to main.rs: {report}"
     );
     assert!(
+        report.contains(&format!(
+            "Generate the client contract (TypeScript, JSON Schema, AsyncAPI) into contract/: {REGENERATE}"
+        )),
+        "tells how to make the contract: {report}"
+    );
+    let module = std::fs::read_to_string(project.path().join("src/socketio/mod.rs")).unwrap();
+    assert!(module.contains("#[cfg(test)]\nmod contract;"), "{module}");
+    assert!(
         !report.contains("path dependency"),
         "no note for the path it was given: {report}"
     );
@@ -109,6 +121,7 @@ fn publish_scaffolds_the_layout_and_the_dependencies() {
         "tokio = ",
         "serde = ",
         "serde_json = ",
+        "schemars = ",
     ] {
         assert!(manifest.contains(dep), "{dep} missing from\n{manifest}");
     }
@@ -123,6 +136,12 @@ fn names_in_either_case_make_the_same_file_and_bad_names_are_refused() {
     publish(project.path());
     let report = ok(&fast_app(project.path(), &["make", "room", "chat_room"]));
     assert!(report.contains("src/socketio/rooms/chat_room.rs"), "{report}");
+    assert!(
+        report.ends_with(
+            "`ChatRoom` and its join payload appear in contract/index.ts and contract/asyncapi.json\n"
+        ) && report.contains(REGENERATE),
+        "ends with how to regenerate the contract: {report}"
+    );
     let room = std::fs::read_to_string(project.path().join("src/socketio/rooms/chat_room.rs")).unwrap();
     assert!(room.contains("pub struct ChatRoom"), "{room}");
     let err = refused(&fast_app(project.path(), &["make", "room", "ChatRoom"]));
@@ -157,11 +176,14 @@ fn dry_run_shows_new_files_whole_and_edits_as_diffs_and_writes_nothing() {
     assert!(report.contains("would add to Cargo.toml: fast-app"), "{report}");
     assert!(
         report.contains(
-            "--- a/Cargo.toml\n+++ b/Cargo.toml\n@@ -4,3 +4,8 @@\n edition = \"2024\"\n \n [dependencies]\n+fast-app = { path = "
+            "--- a/Cargo.toml\n+++ b/Cargo.toml\n@@ -4,3 +4,9 @@\n edition = \"2024\"\n \n [dependencies]\n+fast-app = { path = "
         ),
         "{report}"
     );
-    assert!(report.contains("\n+serde_json = \"1\"\n"), "{report}");
+    assert!(
+        report.contains("\n+serde_json = \"1\"\n+schemars = \"1\"\n"),
+        "{report}"
+    );
     assert!(!project.path().join("src/socketio").exists());
     assert_eq!(
         std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap(),
@@ -215,6 +237,96 @@ fn without_a_path_it_depends_on_this_checkout_and_says_how_to_switch() {
     );
 }
 
+/// Where the generated projects are built: one folder, so that they share
+/// their dependencies' builds.
+fn target() -> PathBuf {
+    workspace().join("target").join("generated-project")
+}
+
+/// `cargo <args>` in the generated project in `dir`.
+fn cargo(dir: &Path, args: &[&str]) -> Command {
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(args)
+        .args(["--quiet", "--message-format=short"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target())
+        .env_remove("FAST_APP_CONTRACT");
+    cargo
+}
+
+/// What the printed next steps say to write in main.rs (and a use of the
+/// `UpdateChat` event), and this workspace's dependency versions.
+fn serve_from_main(dir: &Path) {
+    std::fs::write(
+        dir.join("src/main.rs"),
+        "mod socketio;\n\n#[tokio::main]\nasync fn main() -> Result<(), Box<dyn std::error::Error>> {\n    \
+         let _ = socketio::events::update_chat::UpdateChat { id: 1 };\n    \
+         socketio::server::serve(\"127.0.0.1:0\").await\n}\n",
+    )
+    .unwrap();
+    std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+}
+
+/// What a test run printed, both streams.
+fn printed(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The published contract test: a new project has no contract and its test
+/// says how to make one; that command writes it, with the new event; then
+/// the test passes.
+#[test]
+fn the_contract_test_says_to_generate_the_contract_then_writes_and_checks_it() {
+    let project = new_project();
+    let dir = project.path();
+    publish(dir);
+    let report = ok(&fast_app(dir, &["make", "broadcast_event", "UpdateChat"]));
+    assert!(
+        report.contains(REGENERATE) && report.ends_with("in contract/index.ts and contract/asyncapi.json\n"),
+        "{report}"
+    );
+    serve_from_main(dir);
+
+    let first = cargo(dir, &["test", "client_contract"])
+        .output()
+        .expect("cargo runs");
+    let said = printed(&first);
+    assert!(!first.status.success(), "passed without a contract:\n{said}");
+    assert!(
+        said.contains("is out of date")
+            && said.contains("index.ts (missing)")
+            && said.contains("FAST_APP_CONTRACT=overwrite"),
+        "does not say how to make the contract:\n{said}"
+    );
+
+    let written = cargo(dir, &["test", "client_contract"])
+        .env("FAST_APP_CONTRACT", "overwrite")
+        .output()
+        .expect("cargo runs");
+    assert!(written.status.success(), "{}", printed(&written));
+    let index = std::fs::read_to_string(dir.join("contract/index.ts")).unwrap();
+    assert!(
+        index.contains("update_chat") && index.contains("UpdateChat"),
+        "the event is not in index.ts:\n{index}"
+    );
+    let asyncapi = std::fs::read_to_string(dir.join("contract/asyncapi.json")).unwrap();
+    assert!(asyncapi.contains("update_chat"), "{asyncapi}");
+
+    let checked = cargo(dir, &["test", "client_contract"])
+        .output()
+        .expect("cargo runs");
+    assert!(
+        checked.status.success(),
+        "the written contract is stale:\n{}",
+        printed(&checked)
+    );
+}
+
 /// The whole walk-through, then one `cargo build` of the generated project,
 /// which serves, says where, and exits 0 on SIGTERM.
 #[test]
@@ -226,7 +338,7 @@ fn a_generated_project_compiles_and_serves() {
     ok(&fast_app(dir, &["make", "broadcast_event", "UpdateChat"]));
     let report = ok(&fast_app(dir, &["make", "namespace", "AdminNamespace"]));
     assert!(
-        report.contains("src/socketio/namespaces/admin_namespace.rs"),
+        report.contains("src/socketio/namespaces/admin_namespace.rs") && report.contains(REGENERATE),
         "{report}"
     );
     let admin = std::fs::read_to_string(dir.join("src/socketio/namespaces/admin_namespace.rs")).unwrap();
@@ -254,23 +366,9 @@ fn a_generated_project_compiles_and_serves() {
             "use serde::Serialize;\n\nuse crate::socketio::rooms::chat_room::ChatRoom;",
         );
     std::fs::write(&event, text).unwrap();
-    std::fs::write(
-        dir.join("src/main.rs"),
-        "mod socketio;\n\n#[tokio::main]\nasync fn main() -> Result<(), Box<dyn std::error::Error>> {\n    \
-         let _ = socketio::events::update_chat::UpdateChat { id: 1 };\n    \
-         socketio::server::serve(\"127.0.0.1:0\").await\n}\n",
-    )
-    .unwrap();
-    // Same dependency versions as this workspace.
-    std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    serve_from_main(dir);
 
-    let target = workspace().join("target").join("generated-project");
-    let build = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--message-format=short"])
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .expect("cargo runs");
+    let build = cargo(dir, &["build"]).output().expect("cargo runs");
     assert!(
         build.status.success(),
         "the generated project does not compile:\n{}",
@@ -280,7 +378,7 @@ fn a_generated_project_compiles_and_serves() {
     assert!(!warnings.contains("warning"), "generated code warns:\n{warnings}");
 
     // `serve` says where it listens: the port the system chose for `:0`.
-    let mut server = Command::new(target.join("debug").join("app"))
+    let mut server = Command::new(target().join("debug").join("app"))
         .env_remove("REDIS_SOCKETIO_URL")
         .stdout(Stdio::piped())
         .spawn()

@@ -1,19 +1,20 @@
 //! The small application the Redis tests serve: chats and one event.
 
 use fast_app::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 #[namespace("/")]
 #[rooms(ChatRoom)]
 pub struct Root;
 
-#[derive(Clone, Room, Deserialize)]
+#[derive(Clone, Room, Deserialize, JsonSchema)]
 pub struct ChatRoom {
     pub chat_id: u64,
 }
 
 /// `said {"chat_id", "text"}` to `chat|<chat_id>`.
-#[derive(Serialize, BroadcastEvent)]
+#[derive(Serialize, BroadcastEvent, JsonSchema)]
 #[broadcast(on = ChatRoom { chat_id: self.chat_id })]
 pub struct Said {
     pub chat_id: u64,

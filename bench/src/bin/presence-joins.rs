@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use fast_app::prelude::*;
 use fast_app::redis::RedisConfig;
 use fast_app_bench::env_num;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use socketio_test_client::Client;
@@ -38,13 +39,13 @@ async fn authenticate(session: &Session, auth: &Value) -> Result<(), ConnectErro
 struct PresenceBench;
 
 /// A room without presence: `plain|<id>`.
-#[derive(Clone, Room, Deserialize)]
+#[derive(Clone, Room, Deserialize, JsonSchema)]
 struct PlainRoom {
     id: u64,
 }
 
 /// The same room, keeping presence: `team|<id>`.
-#[derive(Clone, Room, Deserialize)]
+#[derive(Clone, Room, Deserialize, JsonSchema)]
 #[room(presence = Self::member)]
 struct TeamRoom {
     id: u64,
