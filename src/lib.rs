@@ -4,7 +4,8 @@
     include_str!("../docs/guide/3-rooms.md"), "\n",
     include_str!("../docs/guide/4-namespaces.md"), "\n",
     include_str!("../docs/guide/5-serving.md"), "\n",
-    include_str!("../docs/guide/6-metrics.md"),
+    include_str!("../docs/guide/6-metrics.md"), "\n",
+    include_str!("../docs/guide/7-typed-clients.md"),
 )]
 
 // Each DSL item's page carries its section of the guide: one source for both.

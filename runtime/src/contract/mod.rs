@@ -295,3 +295,162 @@ impl Channel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+    use crate::namespace::{Namespace, ServedRoom};
+    use crate::registry::RoomEntry;
+    use crate::{InvalidRoomName, Room, RoomName, Session, ValidationError};
+
+    struct Root;
+    impl Namespace for Root {
+        const PATH: &'static str = "/";
+    }
+    struct Admin;
+    impl Namespace for Admin {
+        const PATH: &'static str = "/admin";
+    }
+
+    /// A room whose payload reads a defaulted field: `ChatRoomInput` when read.
+    #[derive(Serialize, Deserialize, JsonSchema)]
+    struct ChatRoom {
+        chat_id: u64,
+        #[serde(default)]
+        archived: bool,
+    }
+    impl Room for ChatRoom {
+        const KEY: &'static str = "chat";
+        const FIELDS: &'static [&'static str] = &["chat_id"];
+        fn write_name(&self, name: &mut RoomName) -> Result<(), InvalidRoomName> {
+            name.push(&self.chat_id)
+        }
+        async fn extract(_: &Session, _: Value) -> Result<Self, ValidationError> {
+            Err(ValidationError::new("unused"))
+        }
+        fn join_schema(generator: &mut SchemaGenerator) -> schemars::Schema {
+            generator.subschema_for::<Self>()
+        }
+    }
+    impl ServedRoom for ChatRoom {
+        const NAMESPACE: &'static str = "/";
+    }
+
+    struct AuditRoom;
+    impl Room for AuditRoom {
+        const KEY: &'static str = "audit";
+        fn write_name(&self, _: &mut RoomName) -> Result<(), InvalidRoomName> {
+            Ok(())
+        }
+        async fn extract(_: &Session, _: Value) -> Result<Self, ValidationError> {
+            Ok(AuditRoom)
+        }
+    }
+    impl ServedRoom for AuditRoom {
+        const NAMESPACE: &'static str = "/admin";
+    }
+
+    #[derive(Serialize, JsonSchema)]
+    struct Note {
+        text: String,
+    }
+
+    static ROOT: NamespaceDef = NamespaceDef::of::<Root>("Root", &[RoomEntry::of::<ChatRoom>("ChatRoom")], None);
+    static ADMIN: NamespaceDef = NamespaceDef::of::<Admin>("Admin", &[RoomEntry::of::<AuditRoom>("AuditRoom")], None);
+
+    static EVERYWHERE: EventDef = EventDef::new("note", "Everywhere", payload_schema::<Note>, || {
+        vec![Reach::room::<ChatRoom>(), Reach::room::<AuditRoom>(), Reach::Named("lobby")]
+    });
+    static CHAT_STATE: EventDef = EventDef::new("chat_state", "ChatState", payload_schema::<ChatRoom>, || {
+        vec![Reach::room::<ChatRoom>()]
+    });
+    static ANY: EventDef = EventDef::new("any", "Any", payload_schema::<Value>, || vec![Reach::Named("lobby")]);
+    static SAME_NAME: EventDef = EventDef::new("note", "SameName", payload_schema::<Note>, || {
+        vec![Reach::room::<ChatRoom>()]
+    });
+
+    fn contract(events: &[&'static EventDef]) -> Result<Contract, ContractError> {
+        Contract::of(&[&ROOT, &ADMIN], events)
+    }
+
+    #[test]
+    fn an_event_is_in_each_namespace_it_reaches_with_its_channels() {
+        let contract = contract(&[&EVERYWHERE, &ANY]).unwrap();
+        let root = &contract.namespaces[0];
+        let note = root.events.iter().find(|e| e.name == "note").unwrap();
+        assert_eq!(note.rooms, [Channel::Key("chat"), Channel::Named("lobby")]);
+        assert_eq!(Channel::Key("chat").address(root), "chat|{chat_id}");
+        let admin = &contract.namespaces[1];
+        let names: Vec<_> = admin.events.iter().map(|e| (e.name, e.rooms.clone())).collect();
+        assert_eq!(names, [("note", vec![Channel::Key("audit")])], "a named room is a room of `/` only");
+        let ts = contract.typescript();
+        assert!(ts.contains("export interface AdminServerToClientEvents {"), "{ts}");
+        assert!(ts.contains("  note: (payload: Note) => void;"), "{ts}");
+        assert!(ts.contains("export interface ServerToClientEvents extends RootServerToClientEvents {}"), "{ts}");
+        assert!(!ts.contains("presence_state"), "no room keeps presence: {ts}");
+        assert!(ts.contains("  any: (payload: AnyPayload) => void;"), "an inline payload is named: {ts}");
+        assert!(ts.contains("export type AnyPayload = unknown;"), "{ts}");
+        assert!(ts.contains("  join_audit: (payload: AuditRoomPayload, ack: (reply: JoinedReply | ErrorReply) => void) => void;"), "{ts}");
+    }
+
+    #[test]
+    fn a_type_read_otherwise_than_written_is_two_types() {
+        let contract = contract(&[&CHAT_STATE]).unwrap();
+        let sent = &contract.definitions["ChatRoom"];
+        let read = &contract.definitions["ChatRoomInput"];
+        assert_eq!(sent["required"], serde_json::json!(["chat_id", "archived"]));
+        assert_eq!(read["required"], serde_json::json!(["chat_id"]), "a defaulted field is optional when read");
+        assert_eq!(contract.namespaces[0].rooms[0].join["$ref"], "#/definitions/ChatRoomInput");
+        let schemas = contract.schemas();
+        let join = &schemas["schemas/client-to-server/join_chat.json"];
+        assert_eq!(join["$ref"], "#/definitions/ChatRoomInput");
+        assert!(join["definitions"].get("ChatRoomInput").is_some(), "standalone: {join}");
+        assert!(schemas.contains_key("schemas/admin/server-to-client/joined.json"));
+    }
+
+    #[test]
+    fn two_events_of_one_name_in_one_namespace_are_refused() {
+        let err = contract(&[&EVERYWHERE, &SAME_NAME]).unwrap_err();
+        assert!(
+            matches!(err, ContractError::DuplicateEvent { namespace: "/", name: "note", .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_payload_type_named_like_a_protocol_type_is_refused() {
+        #[derive(Serialize, JsonSchema)]
+        struct JoinedReply {
+            at: u64,
+        }
+        static CLASH: EventDef = EventDef::new("clash", "Clash", payload_schema::<JoinedReply>, || {
+            vec![Reach::Named("lobby")]
+        });
+        let err = contract(&[&CLASH]).unwrap_err();
+        assert!(matches!(err, ContractError::ReservedType { name: "JoinedReply" }), "{err}");
+    }
+
+    #[test]
+    fn check_names_what_is_missing_changed_or_no_longer_generated() {
+        let contract = contract(&[&EVERYWHERE]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let err = contract.check(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("index.ts (missing)") && err.contains("FAST_APP_CONTRACT=overwrite"), "{err}");
+
+        contract.write(dir.path()).unwrap();
+        contract.check(dir.path()).unwrap();
+
+        std::fs::write(dir.path().join("index.ts"), "// edited\n").unwrap();
+        std::fs::write(dir.path().join("schemas/server-to-client/gone.json"), "{}").unwrap();
+        let err = contract.check(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("index.ts (changed)"), "{err}");
+        assert!(err.contains("schemas/server-to-client/gone.json (no longer generated)"), "{err}");
+
+        contract.write(dir.path()).unwrap();
+        assert!(!dir.path().join("schemas/server-to-client/gone.json").exists());
+        contract.check(dir.path()).unwrap();
+    }
+}
