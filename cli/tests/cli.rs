@@ -42,10 +42,15 @@ fn workspace() -> PathBuf {
 
 /// An empty binary package, as `cargo new app` makes it.
 fn new_project() -> tempfile::TempDir {
+    new_package("app")
+}
+
+/// An empty binary package named `name`.
+fn new_package(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("Cargo.toml"),
-        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n",
+        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n"),
     )
     .unwrap();
     std::fs::create_dir(dir.path().join("src")).unwrap();
@@ -282,8 +287,14 @@ fn printed(out: &Output) -> String {
 /// the test passes.
 #[test]
 fn the_contract_test_says_to_generate_the_contract_then_writes_and_checks_it() {
-    let project = new_project();
+    // In the shared target folder, cargo takes packages of one name for one
+    // another whatever their folder, and the contract test writes into the
+    // folder it was built from (`CARGO_MANIFEST_DIR`): a concurrent run of
+    // this suite could run its own. So a name of its own, removed after.
+    let name = format!("contract_app_{}", std::process::id());
+    let project = new_package(&name);
     let dir = project.path();
+    let _clean = Clean { dir, name: &name };
     publish(dir);
     let report = ok(&fast_app(dir, &["make", "broadcast_event", "UpdateChat"]));
     assert!(
@@ -314,6 +325,10 @@ fn the_contract_test_says_to_generate_the_contract_then_writes_and_checks_it() {
         index.contains("update_chat") && index.contains("UpdateChat"),
         "the event is not in index.ts:\n{index}"
     );
+    assert!(
+        !index.contains("JsonSchema") && !index.contains("fast_app::"),
+        "notes for the developer are in the clients' contract:\n{index}"
+    );
     let asyncapi = std::fs::read_to_string(dir.join("contract/asyncapi.json")).unwrap();
     assert!(asyncapi.contains("update_chat"), "{asyncapi}");
 
@@ -325,6 +340,22 @@ fn the_contract_test_says_to_generate_the_contract_then_writes_and_checks_it() {
         "the written contract is stale:\n{}",
         printed(&checked)
     );
+}
+
+/// Removes the build of the package `name` from the shared target folder.
+struct Clean<'a> {
+    dir: &'a Path,
+    name: &'a str,
+}
+
+impl Drop for Clean<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new(env!("CARGO"))
+            .args(["clean", "--quiet", "-p", self.name])
+            .current_dir(self.dir)
+            .env("CARGO_TARGET_DIR", target())
+            .status();
+    }
 }
 
 /// The whole walk-through, then one `cargo build` of the generated project,

@@ -346,7 +346,7 @@ pub fn broadcast<E: BroadcastEvent>(event: &E) -> Broadcast<impl BroadcastFn + '
 /// ```
 /// # use fast_app::prelude::*;
 /// # use serde::Deserialize;
-/// # #[derive(Clone, Room, Deserialize)]
+/// # #[derive(Clone, Room, Deserialize, schemars::JsonSchema)]
 /// # #[room(presence = Self::member)]
 /// # struct ChatRoom { chat_id: u64 }
 /// # impl ChatRoom {
@@ -381,7 +381,7 @@ pub type PresenceFuture<'a> = BoxFuture<'a, Result<Vec<Member>, PresenceError>>;
 /// ```
 /// # use fast_app::prelude::*;
 /// # use serde::Serialize;
-/// # #[derive(BroadcastEvent, Serialize)]
+/// # #[derive(BroadcastEvent, Serialize, schemars::JsonSchema)]
 /// # #[broadcast(on = "lobby")]
 /// # struct MessageSent;
 /// # async fn handler(sender: Option<fast_app::SocketId>) -> Result<(), fast_app::BroadcastError> {
