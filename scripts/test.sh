@@ -41,10 +41,15 @@ trap 'rm -f "$log"' EXIT
 cargo test --workspace --all-targets --all-features 2>&1 | tee -a "$log"
 cargo test --workspace --doc --all-features 2>&1 | tee -a "$log"
 
-# The official JavaScript client and the browser, against the real examples.
+# The official JavaScript client and the browser, against the real examples;
+# the chat's contract checked by AsyncAPI's parser (js/contract.test.mjs) and
+# by TypeScript: the chat page and the TypeScript suite type-check against it
+# (tsconfig.json), then that suite runs beside the JavaScript ones (tsx,
+# installed in interop/, hence the cd).
 cargo build --examples
 (cd interop && npm ci --no-audit --no-fund)
-node --test --test-concurrency=1 interop/js/ 2>&1 | tee -a "$log"
+(cd interop && npx tsc -p tsconfig.json) 2>&1 | tee -a "$log"
+(cd interop && node --import tsx --test --test-concurrency=1 js/ ts/chat.test.ts) 2>&1 | tee -a "$log"
 
 # The official Python client (python-socketio), as FastApp's users run it.
 venv=target/interop-venv

@@ -1,8 +1,8 @@
 //! The chat's HTTP side: broadcasts made outside Socket.IO.
 
 use axum::extract::Path;
-use axum::http::StatusCode;
-use axum::response::Html;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use fast_app::metrics::Metrics;
@@ -12,10 +12,11 @@ use serde_json::{Value, json};
 
 use crate::socketio::{Chat, MessageSent, UpdateChat};
 
-/// The page, the broadcasting endpoints, and `GET /metrics` (Prometheus).
+/// The page and its script, the broadcasting endpoints, and `GET /metrics` (Prometheus).
 pub fn routes(metrics: &Metrics) -> Router {
     Router::new()
         .route("/", get(page))
+        .route("/chat.js", get(script))
         .route("/chats/{id}/messages", post(post_message))
         .route("/chats/{id}", put(put_chat))
         .merge(metrics.router("/metrics"))
@@ -24,6 +25,15 @@ pub fn routes(metrics: &Metrics) -> Router {
 /// The chat page: pick a name, join a chat, send and receive messages.
 async fn page() -> Html<&'static str> {
     Html(include_str!("page/index.html"))
+}
+
+/// The page's script, type-checked against the chat's contract
+/// (`interop/tsconfig.json`).
+async fn script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/javascript")],
+        include_str!("page/chat.js"),
+    )
 }
 
 #[derive(Deserialize)]
