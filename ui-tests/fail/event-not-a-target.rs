@@ -1,8 +1,8 @@
 use fast_app::prelude::*;
 use serde::Serialize;
 
-#[derive(BroadcastEvent, Serialize)]
-#[broadcast(on = self.id)]
+#[derive(BroadcastEvent, Serialize, schemars::JsonSchema)]
+#[broadcast(on = self.id, rooms = ["lobby"])]
 struct UpdateChat {
     id: u64,
 }

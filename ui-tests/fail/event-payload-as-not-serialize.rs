@@ -1,5 +1,6 @@
 use fast_app::prelude::*;
 
+#[derive(schemars::JsonSchema)]
 struct ChatResource {
     id: u64,
 }

@@ -1,6 +1,6 @@
 use fast_app::prelude::*;
 
-#[derive(BroadcastEvent)]
+#[derive(BroadcastEvent, schemars::JsonSchema)]
 #[broadcast(on = "lobby")]
 struct Hello {
     text: String,

@@ -1,7 +1,7 @@
 use fast_app::prelude::*;
 use serde::Deserialize;
 
-#[derive(Room, Deserialize)]
+#[derive(Room, Deserialize, schemars::JsonSchema)]
 struct ChatRoom {
     chat_id: u64,
 }

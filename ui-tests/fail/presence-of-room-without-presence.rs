@@ -5,7 +5,7 @@ use serde::Deserialize;
 #[rooms(ChatRoom)]
 struct Root;
 
-#[derive(Room, Deserialize)]
+#[derive(Room, Deserialize, schemars::JsonSchema)]
 struct ChatRoom {
     chat_id: u64,
 }

@@ -2,6 +2,7 @@ use fast_app::prelude::*;
 use fast_app::socketioxide::adapter::Adapter;
 use fast_app::socketioxide::extract::SocketRef;
 use fast_app::socketioxide::socket::DisconnectReason;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 async fn authenticate(_session: &Session, _auth: &serde_json::Value) -> Result<(), ConnectError> {
@@ -26,7 +27,7 @@ pub struct GlobalNamespace;
 #[rooms(AuditRoom)]
 pub struct AdminNamespace;
 
-#[derive(Clone, Room, Deserialize)]
+#[derive(Clone, Room, Deserialize, JsonSchema)]
 #[room(can_join = Self::can_join, on_join = Self::joined, on_leave = Self::left, presence = Self::member)]
 pub struct ChatRoom {
     pub chat_id: u64,
@@ -56,21 +57,21 @@ async fn member_from_session(_session: &Session, _payload: serde_json::Value) ->
 #[derive(Clone, Room, Deserialize)]
 pub struct LobbyRoom;
 
-#[derive(Clone, Room, Deserialize)]
+#[derive(Clone, Room, Deserialize, JsonSchema)]
 pub struct PairRoom(pub u32, pub String);
 
-#[derive(Clone, Room, Deserialize)]
+#[derive(Clone, Room, Deserialize, JsonSchema)]
 pub struct AuditRoom {
     pub area: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct Chat {
     pub id: u64,
     pub archived: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ChatResource<'a> {
     pub id: u64,
     pub chat: &'a Chat,
@@ -84,6 +85,7 @@ async fn find_room(id: u64) -> ChatRoom {
 #[broadcast(
     name = "chat.updated",
     on = find_room(self.chat.id).await,
+    rooms = [ChatRoom],
     as = ChatResource { id: self.chat.id, chat: &self.chat },
     when = !self.chat.archived,
 )]
@@ -91,44 +93,47 @@ pub struct UpdateChat {
     pub chat: Chat,
 }
 
-#[derive(BroadcastEvent, Serialize)]
+#[derive(BroadcastEvent, Serialize, JsonSchema)]
 pub struct DefaultsEvent {
     pub n: u8,
 }
 
-#[derive(BroadcastEvent, Serialize)]
+#[derive(BroadcastEvent, Serialize, JsonSchema)]
 #[broadcast(on = "lobby")]
 pub struct ToStr;
 
-#[derive(BroadcastEvent, Serialize)]
-#[broadcast(on = format!("room-{}", self.0))]
+#[derive(BroadcastEvent, Serialize, JsonSchema)]
+#[broadcast(on = format!("room-{}", self.0), rooms = ["room-1", "room-2"])]
 pub struct ToString(pub u8);
 
-#[derive(BroadcastEvent, Serialize)]
+#[derive(BroadcastEvent, Serialize, JsonSchema)]
 #[broadcast(on = Some(ChatRoom { chat_id: 1 }))]
 pub struct ToOption;
 
-#[derive(BroadcastEvent, Serialize)]
+#[derive(BroadcastEvent, Serialize, JsonSchema)]
 #[broadcast(on = vec![ChatRoom { chat_id: 1 }, ChatRoom { chat_id: 2 }])]
 pub struct ToVec;
 
-#[derive(BroadcastEvent, Serialize)]
+#[derive(BroadcastEvent, Serialize, JsonSchema)]
 #[broadcast(on = [LobbyRoom, LobbyRoom])]
 pub struct ToArray;
 
-#[derive(BroadcastEvent, Serialize)]
-#[broadcast(on = self.rooms.as_slice())]
+#[derive(BroadcastEvent, Serialize, JsonSchema)]
+#[broadcast(on = self.rooms.as_slice(), rooms = ["lobby", "hall"])]
 pub struct ToSlice {
     pub rooms: Vec<String>,
 }
 
-#[derive(BroadcastEvent, Serialize)]
+#[derive(BroadcastEvent, Serialize, JsonSchema)]
 #[broadcast(on = Targets::new()
     .with("lobby")
     .with(AuditRoom { area: "billing".into() })
-    .with(fast_app::Target::new("/admin", "all")))]
+    .with(fast_app::Target::new("/admin", "all")),
+    rooms = ["lobby", AuditRoom],
+)]
 pub struct ToMixed;
 
+// Generic: left out of the client contract, so no `JsonSchema` is required.
 #[derive(BroadcastEvent, Serialize)]
 #[broadcast(on = PairRoom(1, "a".into()))]
 pub struct Generic<T: Serialize + Send + Sync> {

@@ -2,13 +2,18 @@
 //! (`session`, `auth`, `reason`, `payload`, `name`, `socket`, `targets`,
 //! `value`, `room`, `future`, and the hook tables' `__fast_app_session` and
 //! `__fast_app_socket`), for every attribute key, and constants named
-//! like them: generated code never shadows a user's path.
+//! like them: generated code never shadows a user's path. The same for the
+//! client contract's registration: its locals (`generator`, `reaches`, and
+//! `self` renamed in `as`), the runtime items it names (`EventDef`, `Reach`,
+//! `payload_schema`), and `self`/`Self` in `as` expressions it moves out of
+//! the event's methods.
 #![allow(non_snake_case)]
 
 use fast_app::prelude::*;
 use fast_app::socketioxide::adapter::Adapter;
 use fast_app::socketioxide::extract::SocketRef;
 use fast_app::socketioxide::socket::DisconnectReason;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 async fn auth(session: &Session, auth: &serde_json::Value) -> Result<(), ConnectError> {
@@ -92,6 +97,10 @@ mod constants {
     const targets: u8 = 0;
     const value: u8 = 0;
     const socket: u8 = 0;
+    const room: u8 = 0;
+    const other: u8 = 0;
+    const reaches: u8 = 0;
+    const this: u8 = 0;
 
     async fn connect(_session: &Session, _auth: &serde_json::Value) -> Result<(), ConnectError> {
         Ok(())
@@ -107,7 +116,7 @@ mod constants {
     #[rooms(ConstRoom)]
     pub struct ConstNamespace;
 
-    #[derive(Room, Deserialize)]
+    #[derive(Room, Deserialize, JsonSchema)]
     #[room(can_join = guard, on_join = Self::hook, on_leave = Self::hook)]
     pub struct ConstRoom {
         pub id: u64,
@@ -122,7 +131,7 @@ mod constants {
     pub struct ConstEvent;
 }
 
-#[derive(Room, Deserialize)]
+#[derive(Room, Deserialize, JsonSchema)]
 #[room(can_join = session, on_join = name, on_leave = room, presence = member)]
 pub struct ChatRoom {
     pub chat_id: u64,
@@ -183,17 +192,110 @@ fn value_of() -> u8 {
     1
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct Body {
     pub n: u8,
 }
 
 #[derive(BroadcastEvent)]
-#[broadcast(on = targets(), as = Body { n: value_of() }, when = value_of() > 0)]
+#[broadcast(on = targets(), rooms = [ChatRoom], as = Body { n: value_of() }, when = value_of() > 0)]
 pub struct Update;
 
-#[derive(BroadcastEvent, Serialize)]
-#[broadcast(on = [targets(), targets()])]
+#[derive(BroadcastEvent, Serialize, JsonSchema)]
+#[broadcast(on = [targets(), targets()], rooms = [ChatRoom])]
 pub struct Twice;
+
+/// A user type named like the runtime's `Reach`.
+#[derive(Serialize, JsonSchema)]
+pub struct Reach {
+    pub room: u64,
+}
+
+/// A user type named like the runtime's `EventDef`.
+#[derive(Serialize, JsonSchema)]
+pub struct EventDef {
+    pub name: &'static str,
+}
+
+fn generator() -> u64 {
+    1
+}
+
+fn reaches() -> ChatRoom {
+    ChatRoom { chat_id: generator() }
+}
+
+fn this() -> bool {
+    true
+}
+
+fn payload_schema(room: u64) -> Reach {
+    Reach { room }
+}
+
+fn payload_schema_of() -> EventDef {
+    EventDef { name: "contract" }
+}
+
+fn __fast_app_generator() -> u64 {
+    2
+}
+
+fn __fast_app_self() -> u64 {
+    3
+}
+
+fn __fast_app_reaches() -> ChatRoom {
+    ChatRoom { chat_id: 4 }
+}
+
+#[derive(BroadcastEvent)]
+#[broadcast(
+    on = [reaches(), __fast_app_reaches()],
+    rooms = [ChatRoom],
+    as = payload_schema(generator() + __fast_app_generator() + __fast_app_self()),
+    when = this(),
+)]
+pub struct ContractNames;
+
+/// `self` beside the user's names, `self::` paths left as they are.
+#[derive(BroadcastEvent)]
+#[broadcast(on = reaches(), rooms = [ChatRoom, "lobby"], as = self::payload_schema(self.id + generator()), when = this())]
+pub struct ContractSelf {
+    pub id: u64,
+}
+
+/// `self` inside a macro call of `as`.
+#[derive(BroadcastEvent)]
+#[broadcast(on = "lobby", as = serde_json::json!({ "id": self.id, "by": payload_schema_of().name }))]
+pub struct SelfInMacro {
+    pub id: u64,
+}
+
+/// `Self::` in `as`.
+#[derive(BroadcastEvent)]
+#[broadcast(on = "lobby", as = Self::payload(self))]
+pub struct SelfPath {
+    pub id: u64,
+}
+
+impl SelfPath {
+    fn payload(&self) -> Reach {
+        Reach { room: self.id }
+    }
+}
+
+/// A prelude name taken by a user type: the registration's list is a
+/// `::std::vec::Vec`.
+mod shadowed_prelude {
+    use super::*;
+
+    #[allow(dead_code)]
+    struct Vec;
+
+    #[derive(BroadcastEvent, Serialize, JsonSchema)]
+    #[broadcast(on = reaches(), rooms = [ChatRoom, "lobby"])]
+    pub struct Shadowed;
+}
 
 fn main() {}

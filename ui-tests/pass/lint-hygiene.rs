@@ -19,6 +19,7 @@ use fast_app::prelude::*;
 use fast_app::socketioxide::adapter::Adapter;
 use fast_app::socketioxide::extract::SocketRef;
 use fast_app::socketioxide::socket::DisconnectReason;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 async fn authenticate(_session: &Session, _auth: &serde_json::Value) -> Result<(), ConnectError> {
@@ -41,7 +42,7 @@ async fn welcome<A: Adapter>(_session: &Session, socket: &SocketRef<A>) {
 pub struct GlobalNamespace;
 
 /// A chat.
-#[derive(Room, Deserialize)]
+#[derive(Room, Deserialize, JsonSchema)]
 #[room(
     key = "talk",
     can_join = Self::can_join,
@@ -84,11 +85,11 @@ impl MemberRoom {
 pub struct LobbyRoom;
 
 /// A pair.
-#[derive(Room, Deserialize)]
+#[derive(Room, Deserialize, JsonSchema)]
 pub struct PairRoom(pub u32, pub String);
 
 /// An update.
-#[derive(BroadcastEvent, Serialize)]
+#[derive(BroadcastEvent, Serialize, JsonSchema)]
 #[broadcast(on = ChatRoom { chat_id: self.id }, when = self.id > 0)]
 pub struct UpdateChat {
     /// The chat id.
@@ -96,7 +97,7 @@ pub struct UpdateChat {
 }
 
 /// The resource of a chat.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ChatResource {
     /// The chat id.
     pub id: u64,
@@ -108,6 +109,22 @@ pub struct ChatResource {
 pub struct RenameChat {
     /// The chat id.
     pub id: u64,
+}
+
+async fn chats_of(user: u64) -> Vec<ChatRoom> {
+    vec![ChatRoom { chat_id: user }]
+}
+
+/// A notice to a user's chats and to the lobby, whose rooms the contract
+/// cannot read from `on`.
+#[derive(BroadcastEvent, Serialize, JsonSchema)]
+#[broadcast(
+    on = Targets::new().with(chats_of(self.user).await).with("lobby"),
+    rooms = [ChatRoom, "lobby"]
+)]
+pub struct Notice {
+    /// The user.
+    pub user: u64,
 }
 
 fn main() {}
