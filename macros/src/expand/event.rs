@@ -91,12 +91,15 @@ pub fn expand(event: &Event) -> TokenStream {
         (None, Some(extra)) => quote!(where #extra),
         (w, None) => quote!(#w),
     };
-    let registration = event
-        .input
-        .generics
-        .params
-        .is_empty()
-        .then(|| registration(event));
+    let registration = match &event.unlisted {
+        Some(error) => Some(error.to_compile_error()),
+        None => event
+            .input
+            .generics
+            .params
+            .is_empty()
+            .then(|| registration(event)),
+    };
     quote! {
         const _: () = {
             #registration
@@ -138,6 +141,9 @@ fn registration(event: &Event) -> TokenStream {
     let schema = match &event.payload {
         Some(payload) => {
             let body = rebind_self(quote!(#payload), &this, ident);
+            // Spanned at the payload, path included: a payload without a
+            // schema is reported there.
+            let p = respan(p.clone(), payload.span());
             quote_spanned! {payload.span()=>
                 #p::payload_schema_of(|#this: &'static #ident| async move {
                     let _ = #this;
@@ -201,4 +207,23 @@ fn rebind_self(tokens: TokenStream, this: &syn::Ident, ty: &syn::Ident) -> Token
         });
     }
     out.into_iter().collect()
+}
+
+/// `tokens`, every one of them spanned at `span`.
+fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            TokenTree::Group(group) => {
+                let mut new = Group::new(group.delimiter(), respan(group.stream(), span));
+                new.set_span(span);
+                TokenTree::Group(new)
+            }
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
 }

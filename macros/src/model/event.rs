@@ -20,6 +20,10 @@ pub struct Event<'a> {
     /// `rooms = [...]`, or read from `on`. Empty for a generic event, which
     /// the contract leaves out.
     pub reaches: Vec<Reached>,
+    /// `on` says nothing of its rooms and `rooms` is missing: reported
+    /// beside the rest of the expansion, so that `on`'s own checks still run
+    /// in the same compile.
+    pub unlisted: Option<syn::Error>,
 }
 
 /// A room an event can reach, as written.
@@ -41,6 +45,7 @@ impl<'a> Event<'a> {
             .map(|s| (s.value(), s.span()))
             .unwrap_or_else(|| (super::default_name(&input.ident, "_event"), input.ident.span()));
         let on = values.get(EventKey::On).cloned();
+        let mut unlisted = None;
         let reaches = match (values.get(EventKey::Rooms), &on) {
             (Some(rooms), _) => listed(cx, rooms),
             // A generic event has no one registration: it stays out of the contract.
@@ -49,10 +54,10 @@ impl<'a> Event<'a> {
             (None, Some(on)) => match inferred(on) {
                 Some(reaches) => reaches,
                 None => {
-                    cx.error_at(
+                    unlisted = Some(syn::Error::new_spanned(
                         on,
                         "the client contract cannot tell which rooms this `on` reaches: list them with `rooms = [...]`, e.g. `#[broadcast(on = ..., rooms = [ChatRoom, \"lobby\"])]` (room types, and names of rooms of `/`)",
-                    );
+                    ));
                     Vec::new()
                 }
             },
@@ -64,6 +69,7 @@ impl<'a> Event<'a> {
             payload: values.get(EventKey::As).cloned(),
             when: values.get(EventKey::When).cloned(),
             reaches,
+            unlisted,
         }
     }
 }
