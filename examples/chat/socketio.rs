@@ -61,10 +61,15 @@ impl ChatRoom {
 
 /// A user's private room, `user|<name>`, named from the session.
 #[derive(Debug, Clone, Room)]
-#[room(extract = UserRoom::from_session)]
+#[room(extract = UserRoom::from_session, payload = NoPayload)]
 pub struct UserRoom {
     pub name: String,
 }
+
+/// The join payload of a room named from the session: `{}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoPayload {}
 
 impl UserRoom {
     async fn from_session(session: &Session, _payload: Value) -> Result<Self, ValidationError> {

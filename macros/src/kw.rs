@@ -59,6 +59,7 @@ keys! {
         OnJoin => "on_join",
         OnLeave => "on_leave",
         Presence => "presence",
+        Payload => "payload",
     }
 }
 

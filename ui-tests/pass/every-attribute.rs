@@ -45,9 +45,15 @@ impl ChatRoom {
 }
 
 #[derive(Clone, Room)]
-#[room(key = "member", extract = member_from_session)]
+#[room(key = "member", extract = member_from_session, payload = MemberJoin)]
 pub struct MemberRoom {
     pub name: String,
+}
+
+/// What `join_member` carries, for the client contract.
+#[derive(JsonSchema)]
+pub struct MemberJoin {
+    pub invited_by: Option<String>,
 }
 
 async fn member_from_session(_session: &Session, _payload: serde_json::Value) -> Result<MemberRoom, String> {

@@ -46,6 +46,9 @@ export type MessageSent = {
   user: string;
 };
 
+/** The join payload of a room named from the session: `{}`. */
+export type NoPayload = Record<string, never>;
+
 /** A user's first connection joined the room. */
 export type PresenceJoin = {
   member: PresenceMember;
@@ -81,8 +84,6 @@ export type SocketIdReply = {
   id: string;
 };
 
-export type UserRoomPayload = unknown;
-
 /** Namespace `/` (`GlobalNamespace`): the events a client receives. */
 export interface GlobalNamespaceServerToClientEvents {
   /** `MessageSent`, sent to `chat|{chat_id}`. */
@@ -115,9 +116,9 @@ export interface GlobalNamespaceClientToServerEvents {
   /** Leave a room `chat|{chat_id}` (`ChatRoom`). */
   leave_chat: (payload: ChatRoom, ack: (reply: LeftReply | ErrorReply) => void) => void;
   /** Join a room `user|{name}` (`UserRoom`). */
-  join_user: (payload: UserRoomPayload, ack: (reply: JoinedReply | ErrorReply) => void) => void;
+  join_user: (payload: NoPayload, ack: (reply: JoinedReply | ErrorReply) => void) => void;
   /** Leave a room `user|{name}` (`UserRoom`). */
-  leave_user: (payload: UserRoomPayload, ack: (reply: LeftReply | ErrorReply) => void) => void;
+  leave_user: (payload: NoPayload, ack: (reply: LeftReply | ErrorReply) => void) => void;
   /** Asks for the connection's public id. */
   socket_id: (ack: (reply: SocketIdReply) => void) => void;
 }

@@ -93,8 +93,11 @@ pub fn expand(room: &Room) -> TokenStream {
     });
     let generator = super::local("generator");
     let join_schema = match (&room.extract, room.fields.is_empty()) {
-        // What an extractor reads is its own: any JSON value.
-        (Some(_), _) => None,
+        // What an extractor reads is its own: the `payload` type, or any JSON value.
+        (Some(_), _) => room
+            .payload
+            .as_ref()
+            .map(|ty| quote_spanned!(ty.span()=> #p::payload_schema::<#ty>(#generator))),
         (None, true) => Some(quote!(#p::fieldless_schema())),
         (None, false) => Some(quote_spanned!(ident.span()=> #p::payload_schema::<Self>(#generator))),
     }

@@ -19,6 +19,8 @@ pub struct Room<'a> {
     pub on_join: Option<ExprPath>,
     pub on_leave: Option<ExprPath>,
     pub presence: Option<ExprPath>,
+    /// The join payload's type, for the client contract, of a room with `extract`.
+    pub payload: Option<Type>,
     /// What the join payload looks like, for validation errors: `{"chat_id": <integer>}`.
     pub expected: String,
 }
@@ -53,6 +55,19 @@ impl<'a> Room<'a> {
             },
             _ => Vec::new(),
         };
+        let payload = values.get(RoomKey::Payload).and_then(|value| {
+            let ty = syn::parse2::<Type>(quote::ToTokens::to_token_stream(value)).ok();
+            if ty.is_none() {
+                cx.error_at(value, "`payload` takes a type: `payload = MyJoinPayload` (name a generic type through a type alias)");
+            }
+            ty
+        });
+        if let (Some(ty), None) = (&payload, values.get(RoomKey::Extract)) {
+            cx.error_at(
+                ty,
+                "`payload` names the join payload of a room with `extract`; without `extract`, the join payload is the room itself",
+            );
+        }
         Room {
             input,
             key,
@@ -62,6 +77,7 @@ impl<'a> Room<'a> {
             on_join: values.path(cx, RoomKey::OnJoin),
             on_leave: values.path(cx, RoomKey::OnLeave),
             presence: values.path(cx, RoomKey::Presence),
+            payload,
             expected,
         }
     }
