@@ -358,16 +358,25 @@ mod tests {
         text: String,
     }
 
-    static ROOT: NamespaceDef = NamespaceDef::of::<Root>("Root", &[RoomEntry::of::<ChatRoom>("ChatRoom")], None);
-    static ADMIN: NamespaceDef = NamespaceDef::of::<Admin>("Admin", &[RoomEntry::of::<AuditRoom>("AuditRoom")], None);
+    static ROOT: NamespaceDef =
+        NamespaceDef::of::<Root>("Root", &[RoomEntry::of::<ChatRoom>("ChatRoom")], None);
+    static ADMIN: NamespaceDef =
+        NamespaceDef::of::<Admin>("Admin", &[RoomEntry::of::<AuditRoom>("AuditRoom")], None);
 
     static EVERYWHERE: EventDef = EventDef::new("note", "Everywhere", payload_schema::<Note>, || {
-        vec![Reach::room::<ChatRoom>(), Reach::room::<AuditRoom>(), Reach::Named("lobby")]
+        vec![
+            Reach::room::<ChatRoom>(),
+            Reach::room::<AuditRoom>(),
+            Reach::Named("lobby"),
+        ]
     });
-    static CHAT_STATE: EventDef = EventDef::new("chat_state", "ChatState", payload_schema::<ChatRoom>, || {
-        vec![Reach::room::<ChatRoom>()]
+    static CHAT_STATE: EventDef =
+        EventDef::new("chat_state", "ChatState", payload_schema::<ChatRoom>, || {
+            vec![Reach::room::<ChatRoom>()]
+        });
+    static ANY: EventDef = EventDef::new("any", "Any", payload_schema::<Value>, || {
+        vec![Reach::Named("lobby")]
     });
-    static ANY: EventDef = EventDef::new("any", "Any", payload_schema::<Value>, || vec![Reach::Named("lobby")]);
     static SAME_NAME: EventDef = EventDef::new("note", "SameName", payload_schema::<Note>, || {
         vec![Reach::room::<ChatRoom>()]
     });
@@ -385,13 +394,26 @@ mod tests {
         assert_eq!(Channel::Key("chat").address(root), "chat|{chat_id}");
         let admin = &contract.namespaces[1];
         let names: Vec<_> = admin.events.iter().map(|e| (e.name, e.rooms.clone())).collect();
-        assert_eq!(names, [("note", vec![Channel::Key("audit")])], "a named room is a room of `/` only");
+        assert_eq!(
+            names,
+            [("note", vec![Channel::Key("audit")])],
+            "a named room is a room of `/` only"
+        );
         let ts = contract.typescript();
-        assert!(ts.contains("export interface AdminServerToClientEvents {"), "{ts}");
+        assert!(
+            ts.contains("export interface AdminServerToClientEvents {"),
+            "{ts}"
+        );
         assert!(ts.contains("  note: (payload: Note) => void;"), "{ts}");
-        assert!(ts.contains("export interface ServerToClientEvents extends RootServerToClientEvents {}"), "{ts}");
+        assert!(
+            ts.contains("export interface ServerToClientEvents extends RootServerToClientEvents {}"),
+            "{ts}"
+        );
         assert!(!ts.contains("presence_state"), "no room keeps presence: {ts}");
-        assert!(ts.contains("  any: (payload: AnyPayload) => void;"), "an inline payload is named: {ts}");
+        assert!(
+            ts.contains("  any: (payload: AnyPayload) => void;"),
+            "an inline payload is named: {ts}"
+        );
         assert!(ts.contains("export type AnyPayload = unknown;"), "{ts}");
         assert!(ts.contains("  join_audit: (payload: AuditRoomPayload, ack: (reply: JoinedReply | ErrorReply) => void) => void;"), "{ts}");
     }
@@ -402,12 +424,22 @@ mod tests {
         let sent = &contract.definitions["ChatRoom"];
         let read = &contract.definitions["ChatRoomInput"];
         assert_eq!(sent["required"], serde_json::json!(["chat_id", "archived"]));
-        assert_eq!(read["required"], serde_json::json!(["chat_id"]), "a defaulted field is optional when read");
-        assert_eq!(contract.namespaces[0].rooms[0].join["$ref"], "#/definitions/ChatRoomInput");
+        assert_eq!(
+            read["required"],
+            serde_json::json!(["chat_id"]),
+            "a defaulted field is optional when read"
+        );
+        assert_eq!(
+            contract.namespaces[0].rooms[0].join["$ref"],
+            "#/definitions/ChatRoomInput"
+        );
         let schemas = contract.schemas();
         let join = &schemas["schemas/client-to-server/join_chat.json"];
         assert_eq!(join["$ref"], "#/definitions/ChatRoomInput");
-        assert!(join["definitions"].get("ChatRoomInput").is_some(), "standalone: {join}");
+        assert!(
+            join["definitions"].get("ChatRoomInput").is_some(),
+            "standalone: {join}"
+        );
         assert!(schemas.contains_key("schemas/admin/server-to-client/joined.json"));
     }
 
@@ -415,7 +447,14 @@ mod tests {
     fn two_events_of_one_name_in_one_namespace_are_refused() {
         let err = contract(&[&EVERYWHERE, &SAME_NAME]).unwrap_err();
         assert!(
-            matches!(err, ContractError::DuplicateEvent { namespace: "/", name: "note", .. }),
+            matches!(
+                err,
+                ContractError::DuplicateEvent {
+                    namespace: "/",
+                    name: "note",
+                    ..
+                }
+            ),
             "{err}"
         );
     }
@@ -430,7 +469,10 @@ mod tests {
             vec![Reach::Named("lobby")]
         });
         let err = contract(&[&CLASH]).unwrap_err();
-        assert!(matches!(err, ContractError::ReservedType { name: "JoinedReply" }), "{err}");
+        assert!(
+            matches!(err, ContractError::ReservedType { name: "JoinedReply" }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -438,7 +480,10 @@ mod tests {
         let contract = contract(&[&EVERYWHERE]).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let err = contract.check(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("index.ts (missing)") && err.contains("FAST_APP_CONTRACT=overwrite"), "{err}");
+        assert!(
+            err.contains("index.ts (missing)") && err.contains("FAST_APP_CONTRACT=overwrite"),
+            "{err}"
+        );
 
         contract.write(dir.path()).unwrap();
         contract.check(dir.path()).unwrap();
@@ -447,7 +492,10 @@ mod tests {
         std::fs::write(dir.path().join("schemas/server-to-client/gone.json"), "{}").unwrap();
         let err = contract.check(dir.path()).unwrap_err().to_string();
         assert!(err.contains("index.ts (changed)"), "{err}");
-        assert!(err.contains("schemas/server-to-client/gone.json (no longer generated)"), "{err}");
+        assert!(
+            err.contains("schemas/server-to-client/gone.json (no longer generated)"),
+            "{err}"
+        );
 
         contract.write(dir.path()).unwrap();
         assert!(!dir.path().join("schemas/server-to-client/gone.json").exists());
