@@ -111,21 +111,7 @@ impl Doc {
                 .collect();
             let mut messages = Map::new();
             for message in &on_channel {
-                let mid = message_id(&message.name);
-                self.message(&mid, message);
-                messages.insert(
-                    mid.clone(),
-                    json!({ "$ref": format!("#/components/messages/{mid}") }),
-                );
-                self.operations.insert(
-                    format!("{channel_id}_send_{mid}"),
-                    json!({
-                        "action": "send",
-                        "summary": message.doc,
-                        "channel": { "$ref": format!("#/channels/{channel_id}") },
-                        "messages": [{ "$ref": format!("#/channels/{channel_id}/messages/{mid}") }],
-                    }),
-                );
+                self.send(&channel_id, &mut messages, &message_id(&message.name), message);
             }
             let mut body = json!({
                 "address": address,
@@ -151,21 +137,7 @@ impl Doc {
             .collect();
         let reply_ref = |mid: &str| json!({ "$ref": format!("#/channels/{connection}/messages/{mid}") });
         for message in &direct {
-            let mid = message_id(&message.name);
-            self.message(&mid, message);
-            messages.insert(
-                mid.clone(),
-                json!({ "$ref": format!("#/components/messages/{mid}") }),
-            );
-            self.operations.insert(
-                format!("{connection}_send_{mid}"),
-                json!({
-                    "action": "send",
-                    "summary": message.doc,
-                    "channel": { "$ref": format!("#/channels/{connection}") },
-                    "messages": [reply_ref(&mid)],
-                }),
-            );
+            self.send(&connection, &mut messages, &message_id(&message.name), message);
         }
         for request in ns.received() {
             let mid = format!("{}_request", message_id(&request.name));
@@ -202,6 +174,25 @@ impl Doc {
                 "description": "One client's connection: its requests, their replies (as events and as acknowledgements), and what only it receives.",
                 "servers": [{ "$ref": format!("#/servers/{server}") }],
                 "messages": messages,
+            }),
+        );
+    }
+
+    /// Message `mid` on channel `channel_id` (whose `messages` it joins),
+    /// and the operation that sends it there.
+    fn send(&mut self, channel_id: &str, messages: &mut Map<String, Value>, mid: &str, message: &Message) {
+        self.message(mid, message);
+        messages.insert(
+            mid.to_owned(),
+            json!({ "$ref": format!("#/components/messages/{mid}") }),
+        );
+        self.operations.insert(
+            format!("{channel_id}_send_{mid}"),
+            json!({
+                "action": "send",
+                "summary": message.doc,
+                "channel": { "$ref": format!("#/channels/{channel_id}") },
+                "messages": [{ "$ref": format!("#/channels/{channel_id}/messages/{mid}") }],
             }),
         );
     }
