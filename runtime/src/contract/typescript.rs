@@ -210,10 +210,10 @@ fn object(map: &Map<String, Value>, depth: usize) -> Ty {
     if let Some(Value::Object(patterns)) = map.get("patternProperties") {
         index.extend(patterns.values().map(|schema| render(schema, depth)));
     }
-    let index = (!index.is_empty()).then(|| format!("{{ [key: string]: {} }}", union(index).text()));
     let properties = match map.get("properties") {
         Some(Value::Object(properties)) if !properties.is_empty() => properties,
         _ => {
+            let index = (!index.is_empty()).then(|| format!("{{ [key: string]: {} }}", union(index).text()));
             return match (index, map.get("additionalProperties")) {
                 (Some(index), _) => Ty::One(index),
                 (None, Some(Value::Bool(false))) => Ty::one("Record<string, never>"),
@@ -229,6 +229,9 @@ fn object(map: &Map<String, Value>, depth: usize) -> Ty {
     };
     let pad = "  ".repeat(depth + 1);
     let mut text = String::from("{\n");
+    // With an index signature (a flattened map beside named fields), every
+    // property's type must fit the signature's: it is widened to them all.
+    let mut widened = index.clone();
     for (name, schema) in properties {
         if let Some(doc) = schema.get("description").and_then(Value::as_str) {
             text.push_str(&jsdoc(doc, &pad));
@@ -236,14 +239,19 @@ fn object(map: &Map<String, Value>, depth: usize) -> Ty {
         let optional = if required.contains(&name.as_str()) {
             ""
         } else {
+            widened.push(Ty::one("undefined"));
             "?"
         };
-        let ty = render(schema, depth + 1).text();
-        text.push_str(&format!("{pad}{}{optional}: {ty};\n", property_key(name)));
+        let ty = render(schema, depth + 1);
+        text.push_str(&format!("{pad}{}{optional}: {};\n", property_key(name), ty.text()));
+        widened.push(ty);
+    }
+    if !index.is_empty() {
+        text.push_str(&format!("{pad}[key: string]: {};\n", union(widened).text()));
     }
     text.push_str(&"  ".repeat(depth));
     text.push('}');
-    intersection([Ty::One(text)].into_iter().chain(index.map(Ty::One)))
+    Ty::One(text)
 }
 
 /// A property name, quoted as a JSON string unless it is an identifier.
@@ -479,10 +487,13 @@ export type Color = "red" | "green";
 
     #[test]
     fn flattened_fields() {
+        // The map's entries sit beside the named fields: one index
+        // signature wide enough for both, or `id` and `name` would be `never`.
         let expected = r#"export type Flat = {
   id: number;
   name: string;
-} & { [key: string]: number };
+  [key: string]: number | string;
+};
 "#;
         assert_eq!(output::<Flat>(), expected);
         round_trips::<Flat>(r#"{"id":1,"name":"a","x":2}"#);
