@@ -20,6 +20,8 @@ pub async fn authenticate(session: &Session, auth: &Value) -> Result<(), Connect
             session.insert(User {
                 name: token.trim().to_owned(),
             });
+            // Who the user is, for resume tokens.
+            session.identify(token.trim());
             Ok(())
         }
         _ => Err(ConnectError::new("No access token provided")),
@@ -41,7 +43,7 @@ pub struct GlobalNamespace;
 /// A chat's room, `chat|<id>`: chats 1 to 100 are open to every user, and
 /// each shows who is in it.
 #[derive(Debug, Clone, Room, Deserialize, JsonSchema)]
-#[room(can_join = Self::can_join, presence = Self::member)]
+#[room(can_join = Self::can_join, presence = Self::member, history = 100)]
 pub struct ChatRoom {
     pub chat_id: u64,
 }

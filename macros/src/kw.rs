@@ -60,6 +60,7 @@ keys! {
         OnLeave => "on_leave",
         Presence => "presence",
         Payload => "payload",
+        History => "history",
     }
 }
 
@@ -91,6 +92,8 @@ pub const RESERVED_EVENTS: &[&str] = &[
     "presence_state",
     "presence_join",
     "presence_leave",
+    "fa_session",
+    "fa_resumed",
 ];
 
 /// `key1`, `key2` or `key3`, for messages.

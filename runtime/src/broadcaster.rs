@@ -20,6 +20,7 @@ use crate::namespace::ServedRoom;
 use crate::presence::{Member, Presence, PresenceRoom};
 use crate::redis::{self, RedisConfig};
 use crate::registry;
+use crate::resume::{self, Resume};
 use crate::socket_id::SocketId;
 use crate::targets::{DEFAULT_NAMESPACE, Group, Target, Targets};
 
@@ -77,6 +78,8 @@ pub struct Broadcaster {
     sender: Sender,
     /// The members of presence rooms, for a server's broadcaster or an emitter.
     presence: Option<Arc<Presence>>,
+    /// The history of rooms that keep one, for a server's broadcaster.
+    resume: Option<Arc<Resume>>,
 }
 
 /// Where a broadcaster's emits go. A server of the runtime's adapters is
@@ -100,6 +103,7 @@ impl Broadcaster {
         Self {
             sender: Sender::Transport(Arc::new(transport)),
             presence: None,
+            resume: None,
         }
     }
 
@@ -110,6 +114,7 @@ impl Broadcaster {
         Self {
             sender: Sender::Io(A::erase::<IoFamily>(io)),
             presence: None,
+            resume: None,
         }
     }
 
@@ -168,6 +173,11 @@ impl Broadcaster {
     /// This broadcaster, answering [`presence`](Self::presence) from `presence`.
     pub(crate) fn with_presence(mut self, presence: Arc<Presence>) -> Self {
         self.presence = Some(presence);
+        self
+    }
+
+    pub(crate) fn with_resume(mut self, resume: Option<Arc<Resume>>) -> Self {
+        self.resume = resume;
         self
     }
 
@@ -237,7 +247,7 @@ impl Broadcaster {
         // or a `Vec` of rooms (1.08x to 1.05x the instructions of a
         // hand-written socketioxide emit, BENCHMARKS.md).
         let targets = match (&self.sender, targets.into_single()) {
-            (Sender::Io(io), Ok(Target { namespace, room })) => {
+            (Sender::Io(io), Ok(Target { namespace, room })) if self.resume.is_none() => {
                 let payload = event.broadcast_as().await;
                 return on_adapter!(io, io => adapter::emit(io, &namespace, room, except, E::NAME, &payload).await)
                     .map(|()| true);
@@ -263,7 +273,8 @@ impl Broadcaster {
             let payload = event.broadcast_as().await;
             let results = match &self.sender {
                 Sender::Io(io) => {
-                    on_adapter!(io, io => emit_groups(io, groups, except, E::NAME, &payload).await)
+                    let resume = self.resume.as_deref();
+                    on_adapter!(io, io => emit_groups(io, resume, groups, except, E::NAME, &payload).await)
                 }
                 Sender::Transport(transport) => {
                     emit_json(&**transport, groups, except, E::NAME, &payload).await
@@ -282,12 +293,20 @@ impl Broadcaster {
 /// One emit per namespace through the adapter `A`, all at once.
 async fn emit_groups<A: ServerAdapter, T: Serialize + Sync + ?Sized>(
     io: &SocketIo<A>,
+    resume: Option<&Resume>,
     groups: Vec<Group>,
     except: Option<SocketId>,
     event: &'static str,
     payload: &T,
 ) -> Vec<Result<(), BroadcastError>> {
     let emits = groups.into_iter().map(|group| async move {
+        // Rooms that keep history number the event and emit it themselves.
+        if let Some(resume) = resume
+            && let Some(result) =
+                resume::emit(io, resume, &group.namespace, &group.rooms, except, event, payload).await
+        {
+            return result;
+        }
         adapter::emit(io, &group.namespace, group.rooms, except, event, payload).await
     });
     join_all(emits).await

@@ -18,6 +18,7 @@ mod presence;
 mod protocol;
 pub mod redis;
 pub mod registry;
+mod resume;
 mod room;
 mod serve;
 mod server;
@@ -42,6 +43,7 @@ pub use namespace::{Namespace, ServedRoom};
 pub use presence::{
     Member, PRESENCE_JOIN, PRESENCE_LEAVE, PRESENCE_STATE, PRESENCE_UNAVAILABLE, PresenceRoom,
 };
+pub use resume::{DEFAULT_RESUME_WINDOW, FA_RESUMED, FA_SESSION, RESUME_AUTH};
 pub use room::{Room, RoomName, SEPARATOR};
 pub use serve::{
     DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_OUTBOUND_BYTES,

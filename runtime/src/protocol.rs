@@ -46,6 +46,7 @@ use crate::metrics::{NamespaceMetrics, RequestMetrics};
 use crate::namespace::Namespace;
 use crate::presence::Presence;
 use crate::registry::{BoxFuture, Done, Membership, NamespaceDef, RoomEntry};
+use crate::resume::{self, Resume};
 use crate::room::Room;
 use crate::session::Session;
 
@@ -78,6 +79,7 @@ impl RoomEntry {
             join: join::<R>,
             leave: leave::<R>,
             presence: R::PRESENCE,
+            history: R::HISTORY,
             fields: R::FIELDS,
             join_schema: R::join_schema,
         }
@@ -92,21 +94,23 @@ pub(crate) async fn serve<A: ServerAdapter>(
     io: &SocketIo<A>,
     def: &'static NamespaceDef,
     presence: &Arc<Presence>,
+    resume: Option<Arc<Resume>>,
 ) -> Result<(), ServerError> {
     let rooms: Arc<[RoomEvents]> = def.rooms.iter().map(|room| RoomEvents::new(def, room)).collect();
     let presence = presence.clone();
     let metrics = Arc::new(NamespaceMetrics::new(def.path));
     let connected = def.handlers.as_ref().and_then(|table| A::hooks(table).connected);
-    let handler = (async move |socket: SocketRef<A>| after_connect(connected, socket).await).with(
+    let served = Served {
+        def,
+        rooms,
+        metrics,
+        presence,
+        resume,
+    };
+    let after = served.clone();
+    let handler = (async move |socket: SocketRef<A>| after_connect(connected, &after, socket).await).with(
         move |socket: SocketRef<A>, TryData(auth): TryData<Value>| {
-            connect(
-                def,
-                rooms.clone(),
-                metrics.clone(),
-                presence.clone(),
-                socket,
-                auth.unwrap_or(Value::Null),
-            )
+            connect(served.clone(), socket, auth.unwrap_or(Value::Null))
         },
     );
     A::ready(io.ns(def.path, handler))
@@ -117,17 +121,32 @@ pub(crate) async fn serve<A: ServerAdapter>(
         })
 }
 
-/// The connect middleware: authenticates, then registers the join, leave,
-/// disconnect and custom handlers before socketioxide acknowledges the
-/// connection.
-async fn connect<A: ServerAdapter>(
+/// What serving one namespace needs, shared by its handlers.
+#[derive(Clone)]
+struct Served {
     def: &'static NamespaceDef,
     rooms: Arc<[RoomEvents]>,
     metrics: Arc<NamespaceMetrics>,
     presence: Arc<Presence>,
+    /// History and resume, when a room of the namespace keeps history.
+    resume: Option<Arc<Resume>>,
+}
+
+/// The connect middleware: authenticates, then registers the join, leave,
+/// disconnect and custom handlers before socketioxide acknowledges the
+/// connection.
+async fn connect<A: ServerAdapter>(
+    served: Served,
     socket: SocketRef<A>,
     auth: Value,
 ) -> Result<(), ConnectError> {
+    let Served {
+        def,
+        rooms,
+        metrics,
+        presence,
+        resume,
+    } = served;
     let session = Session::for_socket(socket.id, socket.ns());
     if let Err(e) = (def.connect)(&session, &auth).await {
         metrics.refused();
@@ -145,6 +164,7 @@ async fn connect<A: ServerAdapter>(
             room.entry.join,
             room.joins.clone(),
             presence.clone(),
+            resume.clone(),
         );
         on_request(
             &socket,
@@ -152,7 +172,19 @@ async fn connect<A: ServerAdapter>(
             room.entry.leave,
             room.leaves.clone(),
             presence.clone(),
+            resume.clone(),
         );
+    }
+    // Back in its rooms before the first event it could miss; what it
+    // missed is sent once it is connected.
+    if let Some(resume) = &resume {
+        let asked = resume::Asked::of(&auth);
+        if let Some(restored) = resume::restore(resume, def, &session, &socket, &asked).await {
+            for done in &restored.presence {
+                state.track_presence(&done.room);
+            }
+            *state.restored.lock().unwrap_or_else(|e| e.into_inner()) = Some(restored);
+        }
     }
     let open = metrics.opened();
     socket.on_disconnect(move |socket: SocketRef<A>, reason: DisconnectReason| async move {
@@ -172,12 +204,38 @@ async fn connect<A: ServerAdapter>(
     Ok(())
 }
 
-/// The connect handler: runs the namespace's `connected` hook, once
-/// socketioxide has sent CONNECT, so that what it emits reaches the client.
-async fn after_connect<A: Adapter>(connected: Option<ConnectedFn<A>>, socket: SocketRef<A>) {
+/// The connect handler: sends a resumed connection what it missed, then
+/// runs the namespace's `connected` hook, once socketioxide has sent
+/// CONNECT, so that what they emit reaches the client.
+async fn after_connect<A: Adapter>(connected: Option<ConnectedFn<A>>, served: &Served, socket: SocketRef<A>) {
     if let Some(state) = socket.extensions.get::<SocketState>() {
         state.was_connected.store(true, Ordering::SeqCst);
         state.connected.notify_waiters();
+    }
+    if let Some(resume) = &served.resume
+        && resume::is_resumable(&socket)
+    {
+        let session = socket.extensions.get::<Session>().unwrap_or_default();
+        let state = socket.extensions.get::<SocketState>().unwrap_or_default();
+        let restored = state.restored.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut restored) = restored {
+            let id = session.public_id_or_make();
+            for done in std::mem::take(&mut restored.presence) {
+                if let Err(e) = served
+                    .presence
+                    .joined(&socket, &done.room, id, done.member, || {})
+                    .await
+                {
+                    presence_failed(&done.room, &e);
+                }
+            }
+            if let Err(e) = resume::send_restored(&socket, restored) {
+                not_sent(&socket, "resume of", resume::FA_RESUMED, &e);
+            }
+        }
+        if let Err(e) = resume::send_token(resume, &socket, &session) {
+            not_sent(&socket, "token of", resume::FA_SESSION, &e);
+        }
     }
     if let Some(connected) = connected {
         let session = socket.extensions.get::<Session>().unwrap_or_default();
@@ -275,6 +333,7 @@ fn on_request<A: Adapter>(
     op: crate::registry::RoomOp,
     metrics: Arc<RequestMetrics>,
     presence: Arc<Presence>,
+    resume: Option<Arc<Resume>>,
 ) {
     let Request { event, done, joins } = *request;
     socket.on(
@@ -285,6 +344,14 @@ fn on_request<A: Adapter>(
             let session = socket.extensions.get::<Session>().unwrap_or_default();
             let outcome = op(&session, payload, &socket).await;
             metrics.record(&outcome);
+            // A resumable joiner of a room that keeps history learns its
+            // position there, taken once it is in the room.
+            let at = match (&resume, &outcome) {
+                (Some(resume), Ok(joined)) if joins && resume::is_resumable(&socket) => {
+                    resume::joined_at(resume, socket.ns(), &joined.room)
+                }
+                _ => None,
+            };
             marked_connected(&socket).await;
             let outcome = match outcome {
                 Ok(Done {
@@ -294,7 +361,7 @@ fn on_request<A: Adapter>(
                 }) => {
                     let id = session.public_id_or_make();
                     let state = socket.extensions.get::<SocketState>().unwrap_or_default();
-                    let answer = || reply(&socket, ack, event, done, Ok(&room));
+                    let answer = || reply(&socket, ack, event, done, Ok(&room), at);
                     let result = match joins {
                         true => {
                             state.track_presence(&room);
@@ -313,7 +380,7 @@ fn on_request<A: Adapter>(
                 Ok(done) => Ok(done.room),
                 Err(refusal) => Err(refusal),
             };
-            reply(&socket, ack, event, done, outcome.as_deref());
+            reply(&socket, ack, event, done, outcome.as_deref(), at);
         },
     );
 }
@@ -398,9 +465,17 @@ fn reply<A: Adapter>(
     request: &'static str,
     done: &'static str,
     outcome: Result<&str, &Refusal>,
+    at: Option<Value>,
 ) {
     let (event, body) = match outcome {
-        Ok(room) => (done, json!({ "room": room })),
+        Ok(room) => {
+            let mut body = json!({ "room": room });
+            // `"epoch"` and `"offset"`, for a resumable joiner of a room with history.
+            if let (Some(Value::Object(at)), Value::Object(body)) = (at, &mut body) {
+                body.extend(at);
+            }
+            (done, body)
+        }
         Err(Refusal::Validation(e)) => (
             "error",
             json!({ "type": "validation_error", "msg": e.message_for(request) }),
@@ -432,6 +507,8 @@ struct SocketStateInner {
     was_connected: AtomicBool,
     /// The presence rooms the socket is registered in, to leave on disconnect.
     presence_rooms: Mutex<Vec<String>>,
+    /// What a resume restored, sent once the socket is connected.
+    restored: Mutex<Option<resume::Restored>>,
 }
 
 impl SocketStateInner {

@@ -53,6 +53,7 @@ pub struct RoomEntry {
     pub(crate) join: RoomOp,
     pub(crate) leave: RoomOp,
     pub(crate) presence: bool,
+    pub(crate) history: usize,
     pub(crate) fields: &'static [&'static str],
     pub(crate) join_schema: crate::contract::SchemaFn,
 }

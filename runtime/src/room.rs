@@ -88,6 +88,10 @@ pub trait Room: Sized + Send + Sync + 'static {
         async { None }
     }
 
+    /// How many events each room of this type keeps for clients that resume
+    /// (`#[room(history = N)]`; see "Resume" in the guide). Default: none.
+    const HISTORY: usize = 0;
+
     /// The names of the identifiers [`write_name`](Room::write_name) writes,
     /// in order: the parameters of the room's channel in the client contract
     /// (`chat|{chat_id}`). Default: none.

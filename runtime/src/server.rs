@@ -13,6 +13,7 @@ use crate::layer::{AllowedOrigins, ServerLayer};
 use crate::presence::Presence;
 use crate::redis::RedisConfig;
 use crate::registry::{self, NamespaceDef};
+use crate::resume::Resume;
 use crate::{protocol, redis};
 
 /// Packets queued per connection before socketioxide drops what follows.
@@ -71,6 +72,8 @@ pub struct ServerBuilder {
     origins: Option<AllowedOrigins>,
     configure: Option<Configure>,
     install: bool,
+    resume_window: Duration,
+    resume_secret: Option<Vec<u8>>,
 }
 
 impl Default for ServerBuilder {
@@ -91,6 +94,8 @@ impl Default for ServerBuilder {
             origins: None,
             configure: None,
             install: true,
+            resume_window: crate::resume::DEFAULT_RESUME_WINDOW,
+            resume_secret: None,
         }
     }
 }
@@ -264,6 +269,21 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a client may be away and still resume, and how long rooms
+    /// with `#[room(history = N)]` keep their events (default
+    /// [`DEFAULT_RESUME_WINDOW`](crate::DEFAULT_RESUME_WINDOW), 2 minutes).
+    pub fn resume_window(mut self, window: Duration) -> Self {
+        self.resume_window = window;
+        self
+    }
+
+    /// The key that signs resume tokens (default: random, made at start-up,
+    /// so tokens hold on this server only).
+    pub fn resume_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.resume_secret = Some(secret.into());
+        self
+    }
+
     fn socketioxide_builder(&self) -> SocketIoBuilder {
         let mut builder = SocketIo::builder()
             .max_buffer_size(self.max_buffer_size)
@@ -388,8 +408,16 @@ impl Server {
         presence: Arc<Presence>,
         builder: ServerBuilder,
     ) -> Result<Self, ServerError> {
+        let resume = Resume::of(&namespaces, builder.resume_window, builder.resume_secret.clone());
+        if let Some(resume) = &resume {
+            if A::REMOTE {
+                return Err(ServerError::HistoryNeedsLocal);
+            }
+            tokio::spawn(resume.clone().sweep(io.clone()));
+        }
         for &def in &namespaces {
-            protocol::serve(&io, def, &presence).await?;
+            let resume = resume.clone().filter(|resume| resume.serves(def.path));
+            protocol::serve(&io, def, &presence, resume).await?;
             tracing::info!(
                 namespace = def.path,
                 rooms = ?def.rooms.iter().map(|r| r.key).collect::<Vec<_>>(),
@@ -397,7 +425,9 @@ impl Server {
                 def.type_name
             );
         }
-        let broadcaster = Broadcaster::from_io(io.clone()).with_presence(presence);
+        let broadcaster = Broadcaster::from_io(io.clone())
+            .with_presence(presence)
+            .with_resume(resume);
         if builder.install {
             broadcaster.install();
         }

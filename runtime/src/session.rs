@@ -101,7 +101,24 @@ impl Session {
     pub fn namespace(&self) -> Option<&str> {
         self.inner.socket.as_ref().map(|(_, ns)| ns.as_str())
     }
+
+    /// Says which user this session is, for resuming: the namespace's
+    /// `connect` calls it once it has authenticated the client. A resume
+    /// token is issued to that user only, and a resume is honoured only for
+    /// a session of the same user (see "Resume" in the guide).
+    pub fn identify(&self, user: impl fmt::Display) {
+        self.insert(UserId(user.to_string()));
+    }
+
+    /// The user [`identify`](Self::identify) named, if any.
+    pub fn user_id(&self) -> Option<String> {
+        self.get::<UserId>().map(|UserId(id)| id)
+    }
 }
+
+/// What [`Session::identify`] stores.
+#[derive(Clone)]
+struct UserId(String);
 
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -28,7 +28,7 @@ pub struct GlobalNamespace;
 pub struct AdminNamespace;
 
 #[derive(Clone, Room, Deserialize, JsonSchema)]
-#[room(can_join = Self::can_join, on_join = Self::joined, on_leave = Self::left, presence = Self::member)]
+#[room(can_join = Self::can_join, on_join = Self::joined, on_leave = Self::left, presence = Self::member, history = 50)]
 pub struct ChatRoom {
     pub chat_id: u64,
 }

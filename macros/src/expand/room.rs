@@ -86,6 +86,7 @@ pub fn expand(room: &Room) -> TokenStream {
         None => (None, None),
     };
 
+    let history = room.history.map(|n| quote!(const HISTORY: usize = #n;));
     // The contract: the name's parameters, and the join payload's schema.
     let fields = room.fields.iter().map(|(member, _)| match member {
         syn::Member::Named(ident) => syn::ext::IdentExt::unraw(ident).to_string(),
@@ -116,6 +117,7 @@ pub fn expand(room: &Room) -> TokenStream {
             impl #impl_generics #p::Room for #ident #ty_generics #where_clause {
                 const KEY: &'static str = #key;
                 const FIELDS: &'static [&'static str] = &[#(#fields),*];
+                #history
                 #join_schema
 
                 fn write_name(&self, #name: &mut #p::RoomName) -> ::core::result::Result<(), #p::InvalidRoomName> {

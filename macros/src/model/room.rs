@@ -21,6 +21,8 @@ pub struct Room<'a> {
     pub presence: Option<ExprPath>,
     /// The join payload's type, for the client contract, of a room with `extract`.
     pub payload: Option<Type>,
+    /// How many events each room keeps for resuming clients.
+    pub history: Option<usize>,
     /// What the join payload looks like, for validation errors: `{"chat_id": <integer>}`.
     pub expected: String,
 }
@@ -68,6 +70,21 @@ impl<'a> Room<'a> {
                 "`payload` names the join payload of a room with `extract`; without `extract`, the join payload is the room itself",
             );
         }
+        let history = values.get(RoomKey::History).and_then(|value| {
+            let count = match value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Int(n), ..
+                }) => n.base10_parse::<usize>().ok().filter(|&n| n > 0),
+                _ => None,
+            };
+            if count.is_none() {
+                cx.error_at(
+                    value,
+                    "`history` takes how many events each room keeps for clients that resume, a number above 0: `history = 100`",
+                );
+            }
+            count
+        });
         Room {
             input,
             key,
@@ -78,6 +95,7 @@ impl<'a> Room<'a> {
             on_leave: values.path(cx, RoomKey::OnLeave),
             presence: values.path(cx, RoomKey::Presence),
             payload,
+            history,
             expected,
         }
     }

@@ -243,7 +243,11 @@ fn object(map: &Map<String, Value>, depth: usize) -> Ty {
             "?"
         };
         let ty = render(schema, depth + 1);
-        text.push_str(&format!("{pad}{}{optional}: {};\n", property_key(name), ty.text()));
+        text.push_str(&format!(
+            "{pad}{}{optional}: {};\n",
+            property_key(name),
+            ty.text()
+        ));
         widened.push(ty);
     }
     if !index.is_empty() {

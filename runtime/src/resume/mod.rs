@@ -1,0 +1,332 @@
+//! Nothing missed across a reconnect: per-room history, and connections
+//! that resume where they left off. The protocol is in the guide's
+//! "Resume" section; this module is its server side.
+//!
+//! A broadcast to a room that keeps history is numbered there, kept, and
+//! emitted twice: as before to plain connections, and with its positions
+//! as one more argument to resumable ones. Every connection of a namespace
+//! with such rooms is in one of two internal rooms, so each emit reaches
+//! its kind only.
+
+pub(crate) mod history;
+mod token;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
+
+use crate::adapter::ServerAdapter;
+use crate::error::{BroadcastError, Refusal};
+use crate::registry::{Done, Membership, NamespaceDef};
+use crate::room::SEPARATOR;
+use crate::session::Session;
+use crate::socket_id::SocketId;
+pub(crate) use history::position_json;
+use history::{History, Kept, Position};
+use token::Tokens;
+
+/// How long a resume is possible after a connection is lost, and events
+/// are kept: 2 minutes.
+pub const DEFAULT_RESUME_WINDOW: Duration = Duration::from_secs(120);
+
+/// The `auth` field a client opts in with, and resumes with.
+pub const RESUME_AUTH: &str = "fa_resume";
+/// The event that hands a resumable connection its token.
+pub const FA_SESSION: &str = "fa_session";
+/// The event that closes a resume: what was restored.
+pub const FA_RESUMED: &str = "fa_resumed";
+
+/// The internal rooms of plain and resumable connections. `~` is not in
+/// the rooms fast-app names (`key|...`, 32 hex digits).
+const PLAIN: &str = "~fa:plain";
+const RESUMABLE: &str = "~fa:resumable";
+
+/// The most rooms one resume restores.
+const MAX_ROOMS: usize = 100;
+
+/// History and resume for a server whose namespaces have rooms that keep history.
+pub(crate) struct Resume {
+    history: History,
+    tokens: Tokens,
+    /// Events kept per room, by namespace and room key.
+    limits: HashMap<(&'static str, &'static str), usize>,
+}
+
+impl Resume {
+    /// The resume of `namespaces`, if one of their rooms keeps history.
+    pub fn of(
+        namespaces: &[&'static NamespaceDef],
+        window: Duration,
+        secret: Option<Vec<u8>>,
+    ) -> Option<Arc<Self>> {
+        let limits: HashMap<_, _> = namespaces
+            .iter()
+            .flat_map(|def| {
+                def.rooms
+                    .iter()
+                    .map(move |room| ((def.path, room.key), room.history))
+            })
+            .filter(|&(_, history)| history > 0)
+            .collect();
+        if limits.is_empty() {
+            return None;
+        }
+        let secret = secret.unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec());
+        Some(Arc::new(Self {
+            history: History::new(window),
+            tokens: Tokens::new(secret),
+            limits,
+        }))
+    }
+
+    /// Whether a room of `namespace` keeps history.
+    pub fn serves(&self, namespace: &str) -> bool {
+        self.limits.keys().any(|(ns, _)| *ns == namespace)
+    }
+
+    /// How many events `room` keeps, if it keeps any.
+    fn limit(&self, namespace: &str, room: &str) -> Option<usize> {
+        let key = room.split(SEPARATOR).next()?;
+        self.limits.get(&(namespace, key)).copied()
+    }
+
+    /// Drops what is past the window, every quarter of it, until the
+    /// server is closed.
+    pub async fn sweep<A: Adapter>(self: Arc<Self>, io: SocketIo<A>) {
+        let mut every = tokio::time::interval((self.history.window() / 4).max(Duration::from_millis(10)));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if io.nsps().is_empty() {
+                return;
+            }
+            self.history.sweep();
+        }
+    }
+}
+
+/// Emits `event` to `rooms` of `namespace` (but the connection `except`),
+/// numbering it in the rooms that keep history: plain connections get it as
+/// before, resumable ones with its positions. `None` when no room keeps
+/// history, and the caller emits as usual.
+pub(crate) async fn emit<A: ServerAdapter, T: Serialize + Sync + ?Sized>(
+    io: &SocketIo<A>,
+    resume: &Resume,
+    namespace: &str,
+    rooms: &[String],
+    except: Option<SocketId>,
+    event: &'static str,
+    payload: &T,
+) -> Option<Result<(), BroadcastError>> {
+    let kept: Vec<(&str, usize)> = rooms
+        .iter()
+        .filter_map(|room| resume.limit(namespace, room).map(|limit| (room.as_str(), limit)))
+        .collect();
+    if kept.is_empty() {
+        return None;
+    }
+    let Some(ns) = io.of(namespace) else {
+        return Some(Err(BroadcastError::UnknownNamespace {
+            event: event.to_owned(),
+            namespace: namespace.to_owned(),
+        }));
+    };
+    let raw = match serde_json::value::to_raw_value(payload) {
+        Ok(raw) => Arc::<serde_json::value::RawValue>::from(raw),
+        Err(source) => {
+            return Some(Err(BroadcastError::Serialize {
+                event: event.to_owned(),
+                source,
+            }));
+        }
+    };
+    let offsets = resume
+        .history
+        .record(namespace, &kept, event, raw.clone(), except);
+    let leave_out = |kind: &str| {
+        let mut out = vec![kind.to_owned()];
+        out.extend(except.map(|id| id.room()));
+        out
+    };
+    let plain = ns
+        .clone()
+        .to(rooms.to_vec())
+        .except(leave_out(RESUMABLE))
+        .emit(event, &*raw)
+        .await;
+    let resumable = ns
+        .to(rooms.to_vec())
+        .except(leave_out(PLAIN))
+        .emit(event, &(&*raw, &*offsets))
+        .await;
+    Some(BroadcastError::from_outcome(
+        namespace,
+        event,
+        plain.and(resumable),
+    ))
+}
+
+/// What a connection asked for with `auth.fa_resume`.
+pub(crate) enum Asked {
+    /// Nothing: a plain connection.
+    Plain,
+    /// To be resumable, and to resume when `request` has a token.
+    Resumable(Value),
+}
+
+impl Asked {
+    /// Reads `auth.fa_resume`.
+    pub fn of(auth: &Value) -> Self {
+        match auth.get(RESUME_AUTH) {
+            Some(request @ Value::Object(_)) => Asked::Resumable(request.clone()),
+            _ => Asked::Plain,
+        }
+    }
+}
+
+/// What a resume restored, sent once the connection is connected.
+#[derive(Default)]
+pub(crate) struct Restored {
+    /// The missed events, in broadcast order.
+    replay: Vec<Kept>,
+    /// Each requested room's outcome, for `fa_resumed`.
+    rooms: Vec<Value>,
+    /// Why nothing was restored.
+    error: Option<String>,
+    /// The joins done in rooms that keep presence, registered once connected.
+    pub presence: Vec<Done>,
+}
+
+/// Puts a connection in its kind's room and, when it asks to resume, back
+/// in its rooms: each joined again through `join` (extract and guard), and
+/// what it missed collected. Runs in the connect middleware, after
+/// `connect`.
+pub(crate) async fn restore<A: Adapter>(
+    resume: &Resume,
+    def: &'static NamespaceDef,
+    session: &Session,
+    socket: &SocketRef<A>,
+    asked: &Asked,
+) -> Option<Restored> {
+    let Asked::Resumable(request) = asked else {
+        socket.join(PLAIN);
+        return None;
+    };
+    socket.join(RESUMABLE);
+    let token = request.get("token").and_then(Value::as_str)?;
+    let mut restored = Restored::default();
+    let Some(user) = session.user_id() else {
+        restored.error =
+            Some("the session names no user: the namespace's connect must call `session.identify`".into());
+        return Some(restored);
+    };
+    let claims = match resume.tokens.check(token, &user, resume.history.window()) {
+        Ok(claims) => claims,
+        Err(e) => {
+            restored.error = Some(e.to_string());
+            return Some(restored);
+        }
+    };
+    let rooms = request
+        .get("rooms")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    for asked in rooms.iter().take(MAX_ROOMS) {
+        let key = asked.get("key").and_then(Value::as_str).unwrap_or_default();
+        let Some(entry) = def.rooms.iter().find(|room| room.key == key) else {
+            restored.rooms.push(json!({ "key": key, "recovered": false, "error": { "type": "validation_error", "msg": format!("no room has key `{key}`") } }));
+            continue;
+        };
+        let payload = asked.get("payload").cloned().unwrap_or(Value::Null);
+        let done = match (entry.join)(session, payload, socket as &dyn Membership).await {
+            Ok(done) => done,
+            Err(refusal) => {
+                restored
+                    .rooms
+                    .push(json!({ "key": key, "recovered": false, "error": refusal_json(&refusal, key) }));
+                continue;
+            }
+        };
+        let from = position_of(asked);
+        let missed = match (from, resume.limit(def.path, &done.room)) {
+            (Some(from), Some(_)) => resume
+                .history
+                .since(def.path, &done.room, from, Some(claims.socket)),
+            _ => None,
+        };
+        restored
+            .rooms
+            .push(json!({ "room": done.room, "key": key, "recovered": missed.is_some() }));
+        restored.replay.extend(missed.into_iter().flatten());
+        if done.presence {
+            restored.presence.push(done);
+        }
+    }
+    // Once each, in broadcast order: an event sent to two restored rooms
+    // was kept in both.
+    restored.replay.sort_by_key(|kept| kept.seq);
+    restored.replay.dedup_by_key(|kept| kept.seq);
+    Some(restored)
+}
+
+/// The position a resume request gives for a room.
+fn position_of(asked: &Value) -> Option<Position> {
+    let epoch = u64::from_str_radix(asked.get("epoch")?.as_str()?, 16).ok()?;
+    let offset = asked.get("offset")?.as_u64()?;
+    Some(Position { epoch, offset })
+}
+
+fn refusal_json(refusal: &Refusal, key: &str) -> Value {
+    match refusal {
+        Refusal::Validation(e) => {
+            json!({ "type": "validation_error", "msg": e.message_for(&format!("join_{key}")) })
+        }
+        Refusal::Forbidden(room) => json!({ "type": "forbidden", "room": room }),
+    }
+}
+
+/// Once connected: the missed events, `fa_resumed`, then a new token.
+pub(crate) fn send_restored<A: Adapter>(
+    socket: &SocketRef<A>,
+    restored: Restored,
+) -> Result<(), socketioxide::SendError> {
+    for kept in &restored.replay {
+        socket.emit(kept.event, &(&*kept.payload, &*kept.offsets))?;
+    }
+    let mut body = json!({ "rooms": restored.rooms });
+    if let Some(error) = restored.error {
+        body["error"] = Value::String(error);
+    }
+    socket.emit(FA_RESUMED, &body)
+}
+
+/// Hands a resumable connection of an identified user its token.
+pub(crate) fn send_token<A: Adapter>(
+    resume: &Resume,
+    socket: &SocketRef<A>,
+    session: &Session,
+) -> Result<(), socketioxide::SendError> {
+    let Some(user) = session.user_id() else {
+        return Ok(());
+    };
+    let token = resume.tokens.issue(&user, session.public_id_or_make());
+    socket.emit(FA_SESSION, &json!({ "token": token }))
+}
+
+/// Whether `socket` is resumable.
+pub(crate) fn is_resumable<A: Adapter>(socket: &SocketRef<A>) -> bool {
+    socket.rooms().iter().any(|room| room == RESUMABLE)
+}
+
+/// The position a resumable joiner of `room` starts from, if it keeps history.
+pub(crate) fn joined_at(resume: &Resume, namespace: &str, room: &str) -> Option<Value> {
+    resume.limit(namespace, room)?;
+    let at = resume.history.position(namespace, room);
+    Some(position_json(at.epoch, at.offset))
+}
