@@ -27,8 +27,22 @@ export type ErrorReply = {
   type: "presence_unavailable";
 };
 
-/** A join done: the room joined. */
+/** An event's positions in the rooms with history it was sent to: its last argument, for resumable connections. */
+export type HistoryOffsets = {
+  fa_offsets: { [key: string]: {
+    /** The room's history epoch: 16 hexadecimal digits. */
+    epoch: string;
+    /** The number of the room's last event in that epoch. */
+    offset: number;
+  } };
+};
+
+/** A join done: the room joined. In a room with history, a resumable connection also gets its position there: it has seen nothing before it. */
 export type JoinedReply = {
+  /** The room's history epoch: 16 hexadecimal digits. */
+  epoch?: string;
+  /** The number of the room's last event in that epoch. */
+  offset?: number;
   /** The room's name, e.g. `chat|1`. */
   room: string;
 };
@@ -78,6 +92,25 @@ export type PresenceState = {
   room: string;
 };
 
+/** What a resume restored, after the missed events. */
+export type ResumeOutcome = {
+  /** Why nothing was restored: the token was refused. */
+  error?: string;
+  rooms: {
+    error?: ErrorReply;
+    key: string;
+    /** Whether every event the room was sent meanwhile was sent again; if not, refetch. */
+    recovered: boolean;
+    /** The room, when it was joined again. */
+    room?: string;
+  }[];
+};
+
+/** A resumable connection's token: what its next connection sends in `auth.fa_resume.token`. */
+export type ResumeSession = {
+  token: string;
+};
+
 /** The connection's public id, for broadcasts that leave it out (`X-Socket-ID`). */
 export type SocketIdReply = {
   /** 32 hexadecimal digits. */
@@ -87,9 +120,9 @@ export type SocketIdReply = {
 /** Namespace `/` (`GlobalNamespace`): the events a client receives. */
 export interface GlobalNamespaceServerToClientEvents {
   /** `MessageSent`, sent to `chat|{chat_id}`. */
-  message_sent: (payload: MessageSent) => void;
+  message_sent: (payload: MessageSent, offsets?: HistoryOffsets) => void;
   /** `UpdateChat`, sent to `chat|{chat_id}`. */
-  update_chat: (payload: ChatResource) => void;
+  update_chat: (payload: ChatResource, offsets?: HistoryOffsets) => void;
   /** A join done. */
   joined: (payload: JoinedReply) => void;
   /** A leave done. */
@@ -104,6 +137,10 @@ export interface GlobalNamespaceServerToClientEvents {
   presence_join: (payload: PresenceJoin) => void;
   /** A user left a room. */
   presence_leave: (payload: PresenceLeave) => void;
+  /** A resumable connection's token. */
+  fa_session: (payload: ResumeSession) => void;
+  /** What a resume restored, after the missed events. */
+  fa_resumed: (payload: ResumeOutcome) => void;
 }
 
 /**

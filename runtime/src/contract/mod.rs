@@ -57,6 +57,8 @@ struct Ns {
     events: Vec<EventInfo>,
     /// Whether one of its rooms keeps presence.
     presence: bool,
+    /// Whether one of its rooms keeps history, for resuming clients.
+    history: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +67,7 @@ struct RoomInfo {
     type_name: &'static str,
     fields: &'static [&'static str],
     presence: bool,
+    history: usize,
     /// The join payload's schema: a `$ref` or an inline schema.
     join: Value,
 }
@@ -134,6 +137,7 @@ impl Contract {
                     type_name: room.type_name,
                     fields: room.fields,
                     presence: room.presence,
+                    history: room.history,
                     join: (room.join_schema)(&mut read).to_value(),
                 })
                 .collect::<Vec<_>>();
@@ -141,6 +145,7 @@ impl Contract {
                 path: def.path,
                 type_name: def.type_name,
                 presence: rooms.iter().any(|r| r.presence),
+                history: rooms.iter().any(|r| r.history > 0),
                 rooms,
                 events: Vec::new(),
             };
@@ -178,7 +183,8 @@ impl Contract {
             contract.namespaces.push(ns);
         }
         contract.definitions = merge(&mut sent, &mut read, &mut contract.namespaces);
-        protocol::define(&mut contract.definitions)?;
+        let history = contract.namespaces.iter().any(|ns| ns.history);
+        protocol::define(&mut contract.definitions, history)?;
         contract.name_payloads()?;
         Ok(contract)
     }

@@ -5,10 +5,10 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::protocol::{ERROR, JOIN, JOINED, LEAVE, LEFT, SOCKET_ID, STATE};
+use super::protocol::{ERROR, JOIN, JOINED, LEAVE, LEFT, OFFSETS, RESUME_SESSION, RESUMED, SOCKET_ID, STATE};
 use super::typescript::{declaration, identifier};
 use super::{Channel, Contract, DEFINITIONS, Ns, ref_name};
-use crate::{DEFAULT_NAMESPACE, PRESENCE_JOIN, PRESENCE_LEAVE, PRESENCE_STATE};
+use crate::{DEFAULT_NAMESPACE, FA_RESUMED, FA_SESSION, PRESENCE_JOIN, PRESENCE_LEAVE, PRESENCE_STATE};
 
 /// One event of a direction of a namespace: its wire name, its payload's
 /// type (by name), and for a request, its acknowledgement's.
@@ -16,6 +16,8 @@ pub(super) struct Message {
     pub name: String,
     pub payload: Option<String>,
     pub ack: Option<Vec<&'static str>>,
+    /// Whether resumable connections get the event's positions as its last argument.
+    pub offsets: bool,
     pub doc: String,
 }
 
@@ -31,10 +33,15 @@ impl Ns {
                     .iter()
                     .map(|c| format!("`{}`", c.address(self)))
                     .collect();
+                let kept = event.rooms.iter().any(|channel| match channel {
+                    Channel::Key(key) => self.room(key).is_some_and(|room| room.history > 0),
+                    Channel::Named(_) => false,
+                });
                 Message {
                     name: event.name.to_owned(),
                     payload: ref_name(&event.payload).map(str::to_owned),
                     ack: None,
+                    offsets: kept,
                     doc: format!("`{}`, sent to {}.", event.type_name, to.join(", ")),
                 }
             })
@@ -43,6 +50,7 @@ impl Ns {
             name: name.to_owned(),
             payload: Some(payload.to_owned()),
             ack: None,
+            offsets: false,
             doc: doc.to_owned(),
         };
         sent.push(reply("joined", JOINED, "A join done."));
@@ -58,6 +66,18 @@ impl Ns {
             sent.push(reply(PRESENCE_JOIN, JOIN, "A user joined a room."));
             sent.push(reply(PRESENCE_LEAVE, LEAVE, "A user left a room."));
         }
+        if self.history {
+            sent.push(reply(
+                FA_SESSION,
+                RESUME_SESSION,
+                "A resumable connection's token.",
+            ));
+            sent.push(reply(
+                FA_RESUMED,
+                RESUMED,
+                "What a resume restored, after the missed events.",
+            ));
+        }
         sent
     }
 
@@ -71,6 +91,7 @@ impl Ns {
                     name: format!("{verb}_{}", room.key),
                     payload: ref_name(&room.join).map(str::to_owned),
                     ack: Some(vec![reply, ERROR]),
+                    offsets: false,
                     doc: format!("{} a room `{address}` (`{}`).", capitalized(verb), room.type_name),
                 });
             }
@@ -79,6 +100,7 @@ impl Ns {
             name: "socket_id".to_owned(),
             payload: None,
             ack: Some(vec![SOCKET_ID]),
+            offsets: false,
             doc: "Asks for the connection's public id.".to_owned(),
         });
         received
@@ -120,9 +142,14 @@ impl Contract {
                     .payload
                     .as_deref()
                     .map_or("unknown".to_owned(), identifier);
+                // To a room with history: its positions follow, for resumable connections.
+                let offsets = match message.offsets {
+                    true => format!(", offsets?: {}", identifier(OFFSETS)),
+                    false => String::new(),
+                };
                 let _ = writeln!(
                     out,
-                    "  /** {} */\n  {}: (payload: {payload}) => void;",
+                    "  /** {} */\n  {}: (payload: {payload}{offsets}) => void;",
                     message.doc,
                     key(&message.name)
                 );
