@@ -4,6 +4,8 @@
 //! `interop/js/resume.test.mjs`.
 
 mod common;
+#[path = "common/redis_server.rs"]
+mod redis_server;
 
 use common::{QUIET, WAIT};
 use fast_app::prelude::*;
@@ -237,4 +239,34 @@ async fn plain_connections_are_unchanged() {
     let (carol, _) = resumable(&url, "carol").await;
     let ack = carol.emit_with_ack("join_lobby", json!({}), WAIT).await.unwrap();
     assert_eq!(ack[0], json!({ "room": "lobby" }));
+}
+
+/// On Redis, history is not kept yet: a resume puts the client back in its
+/// rooms, and says it recovered nothing.
+#[tokio::test]
+async fn on_redis_a_resume_restores_rooms_and_recovers_nothing_for_now() {
+    let redis = redis_server::RedisServer::start();
+    let config = fast_app::redis::RedisConfig::new(redis.url()).with_timeout(std::time::Duration::from_secs(1));
+    let server = Server::builder()
+        .install_broadcaster(false)
+        .build_redis(&config)
+        .await
+        .expect("redis-mode server builds");
+    let url = common::serve_on_loopback(axum::Router::new().layer(server.layer())).await;
+    let (mut alice, token) = resumable(&url, "alice").await;
+    let at = join_news(&mut alice, "rust").await;
+    assert_eq!(at, json!({ "room": "news|rust" }), "no position where nothing is kept");
+    alice.disconnect().await.unwrap();
+    headlines(&server, "rust", 1..=1).await;
+    let rooms = json!([{ "key": "news", "payload": { "topic": "rust" } }]);
+    let mut back = connect(&url, resume_auth("alice", &token, rooms)).await;
+    let resumed = next(&mut back).await;
+    assert_eq!(
+        resumed.args[0],
+        json!({ "rooms": [{ "room": "news|rust", "key": "news", "recovered": false }] })
+    );
+    assert_eq!(next(&mut back).await.name, FA_SESSION);
+    headlines(&server, "rust", 2..=2).await;
+    let event = next(&mut back).await;
+    assert_eq!(event.args, [json!({ "topic": "rust", "n": 2 })], "back in the room");
 }

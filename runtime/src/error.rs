@@ -294,12 +294,6 @@ pub enum ServerError {
     /// The registered namespaces cannot be served together.
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    /// A room keeps history, and the server is on an adapter that does not
-    /// keep it yet.
-    #[error(
-        "rooms with `#[room(history = N)]` are served on the in-process adapter only for now: the Redis adapter does not keep history yet"
-    )]
-    HistoryNeedsLocal,
     /// Redis could not be reached or refused the connection: the message
     /// says why (`redis at redis://127.0.0.1:6379: Connection refused`).
     #[error("redis at {url}: {}", source.cause())]

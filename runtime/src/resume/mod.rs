@@ -56,6 +56,8 @@ pub(crate) struct Resume {
     tokens: Tokens,
     /// Events kept per room, by namespace and room key.
     limits: HashMap<(&'static str, &'static str), usize>,
+    /// Whether events are kept: not on an adapter shared by several servers, yet.
+    keeps: bool,
 }
 
 impl Resume {
@@ -64,6 +66,7 @@ impl Resume {
         namespaces: &[&'static NamespaceDef],
         window: Duration,
         secret: Option<Vec<u8>>,
+        keeps: bool,
     ) -> Option<Arc<Self>> {
         let limits: HashMap<_, _> = namespaces
             .iter()
@@ -82,6 +85,7 @@ impl Resume {
             history: History::new(window),
             tokens: Tokens::new(secret),
             limits,
+            keeps,
         }))
     }
 
@@ -92,6 +96,9 @@ impl Resume {
 
     /// How many events `room` keeps, if it keeps any.
     fn limit(&self, namespace: &str, room: &str) -> Option<usize> {
+        if !self.keeps {
+            return None;
+        }
         let key = room.split(SEPARATOR).next()?;
         self.limits.get(&(namespace, key)).copied()
     }
