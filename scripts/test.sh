@@ -48,7 +48,7 @@ cargo test --workspace --doc --all-features 2>&1 | tee -a "$log"
 # installed in interop/, hence the cd).
 cargo build --examples
 (cd interop && npm ci --no-audit --no-fund)
-(cd interop && npx tsc -p tsconfig.json) 2>&1 | tee -a "$log"
+(cd interop && npx tsc -p tsconfig.json && npx tsc -p ../clients/js/tsconfig.json) 2>&1 | tee -a "$log"
 (cd interop && node --import tsx --test --test-concurrency=1 js/ ts/chat.test.ts) 2>&1 | tee -a "$log"
 
 # The official Python client (python-socketio), as FastApp's users run it.

@@ -229,7 +229,7 @@ async fn after_connect<A: Adapter>(connected: Option<ConnectedFn<A>>, served: &S
                     presence_failed(&done.room, &e);
                 }
             }
-            if let Err(e) = resume::send_restored(&socket, restored) {
+            if let Err(e) = resume::send_restored(resume, &socket, restored).await {
                 not_sent(&socket, "resume of", resume::FA_RESUMED, &e);
             }
         }

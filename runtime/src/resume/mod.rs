@@ -7,6 +7,13 @@
 //! as one more argument to resumable ones. Every connection of a namespace
 //! with such rooms is in one of two internal rooms, so each emit reaches
 //! its kind only.
+//!
+//! One lock orders it all: numbering and emitting a broadcast, and putting
+//! a resumed connection back in its rooms with what it missed. So a
+//! connection receives a room's events in the order of their numbers, and a
+//! resumed one gets every event either in what it missed or live after it,
+//! never both, never neither. A resume checks the token and the guards
+//! before CONNECT, and joins the rooms after it, under the lock.
 
 pub(crate) mod history;
 mod token;
@@ -58,6 +65,8 @@ pub(crate) struct Resume {
     limits: HashMap<(&'static str, &'static str), usize>,
     /// Whether events are kept: not on an adapter shared by several servers, yet.
     keeps: bool,
+    /// Held while numbering and emitting, and while resuming (see the module).
+    order: tokio::sync::Mutex<()>,
 }
 
 impl Resume {
@@ -86,6 +95,7 @@ impl Resume {
             tokens: Tokens::new(secret),
             limits,
             keeps,
+            order: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -153,6 +163,7 @@ pub(crate) async fn emit<A: ServerAdapter, T: Serialize + Sync + ?Sized>(
             }));
         }
     };
+    let _order = resume.order.lock().await;
     let offsets = resume
         .history
         .record(namespace, &kept, event, raw.clone(), except);
@@ -197,12 +208,15 @@ impl Asked {
     }
 }
 
-/// What a resume restored, sent once the connection is connected.
+/// What a resume restores, once the connection is connected.
 #[derive(Default)]
 pub(crate) struct Restored {
-    /// The missed events, in broadcast order.
-    replay: Vec<Kept>,
-    /// Each requested room's outcome, for `fa_resumed`.
+    /// The rooms to join, each with the position the client gave.
+    joins: Vec<(String, Option<Position>)>,
+    /// The connection the token was issued to.
+    old: Option<SocketId>,
+    /// Each requested room's outcome, for `fa_resumed`, in request order;
+    /// `recovered` is filled in once joined.
     rooms: Vec<Value>,
     /// Why nothing was restored.
     error: Option<String>,
@@ -210,10 +224,22 @@ pub(crate) struct Restored {
     pub presence: Vec<Done>,
 }
 
-/// Puts a connection in its kind's room and, when it asks to resume, back
-/// in its rooms: each joined again through `join` (extract and guard), and
-/// what it missed collected. Runs in the connect middleware, after
-/// `connect`.
+/// A join through the room's own operation (extract, guard, `on_join`)
+/// whose membership waits: the rooms are joined once connected.
+#[derive(Default)]
+struct Deferred(std::sync::Mutex<Vec<String>>);
+
+impl Membership for Deferred {
+    fn join_room(&self, room: String) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(room);
+    }
+
+    fn leave_room(&self, _room: String) {}
+}
+
+/// Puts a connection in its kind's room and, when it asks to resume,
+/// checks its token and each room's join (extract and guard). Runs in the
+/// connect middleware, after `connect`; [`send_restored`] joins the rooms.
 pub(crate) async fn restore<A: Adapter>(
     resume: &Resume,
     def: &'static NamespaceDef,
@@ -240,6 +266,7 @@ pub(crate) async fn restore<A: Adapter>(
             return Some(restored);
         }
     };
+    restored.old = Some(claims.socket);
     let rooms = request
         .get("rooms")
         .and_then(Value::as_array)
@@ -247,38 +274,37 @@ pub(crate) async fn restore<A: Adapter>(
     for asked in rooms.iter().take(MAX_ROOMS) {
         let key = asked.get("key").and_then(Value::as_str).unwrap_or_default();
         let Some(entry) = def.rooms.iter().find(|room| room.key == key) else {
-            restored.rooms.push(json!({ "key": key, "recovered": false, "error": { "type": "validation_error", "msg": format!("no room has key `{key}`") } }));
+            let error = json!({ "type": "validation_error", "msg": format!("no room has key `{key}`") });
+            restored
+                .rooms
+                .push(json!({ "key": key, "recovered": false, "error": error }));
             continue;
         };
         let payload = asked.get("payload").cloned().unwrap_or(Value::Null);
-        let done = match (entry.join)(session, payload, socket as &dyn Membership).await {
+        let deferred = Deferred::default();
+        let done = match (entry.join)(session, payload, &deferred).await {
             Ok(done) => done,
             Err(refusal) => {
-                restored
-                    .rooms
-                    .push(json!({ "key": key, "recovered": false, "error": refusal_json(&refusal, key) }));
+                let mut outcome =
+                    json!({ "key": key, "recovered": false, "error": refusal_json(&refusal, key) });
+                if let Refusal::Forbidden(room) = &refusal {
+                    outcome["room"] = Value::String(room.clone());
+                }
+                restored.rooms.push(outcome);
                 continue;
             }
         };
         let from = position_of(asked);
-        let missed = match (from, resume.limit(def.path, &done.room)) {
-            (Some(from), Some(_)) => resume
-                .history
-                .since(def.path, &done.room, from, Some(claims.socket)),
-            _ => None,
-        };
+        for room in deferred.0.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            restored.joins.push((room, from));
+        }
         restored
             .rooms
-            .push(json!({ "room": done.room, "key": key, "recovered": missed.is_some() }));
-        restored.replay.extend(missed.into_iter().flatten());
+            .push(json!({ "room": done.room, "key": key, "recovered": false }));
         if done.presence {
             restored.presence.push(done);
         }
     }
-    // Once each, in broadcast order: an event sent to two restored rooms
-    // was kept in both.
-    restored.replay.sort_by_key(|kept| kept.seq);
-    restored.replay.dedup_by_key(|kept| kept.seq);
     Some(restored)
 }
 
@@ -298,13 +324,39 @@ fn refusal_json(refusal: &Refusal, key: &str) -> Value {
     }
 }
 
-/// Once connected: the missed events, `fa_resumed`, then a new token.
-pub(crate) fn send_restored<A: Adapter>(
+/// Once connected: joins the restored rooms and sends what they missed,
+/// under the lock that orders broadcasts, then `fa_resumed`.
+pub(crate) async fn send_restored<A: Adapter>(
+    resume: &Resume,
     socket: &SocketRef<A>,
-    restored: Restored,
+    mut restored: Restored,
 ) -> Result<(), socketioxide::SendError> {
-    for kept in &restored.replay {
-        socket.emit(kept.event, &(&*kept.payload, &*kept.offsets))?;
+    let namespace = socket.ns().to_owned();
+    {
+        let _order = resume.order.lock().await;
+        let mut replay: Vec<Kept> = Vec::new();
+        for (room, from) in &restored.joins {
+            socket.join(room.clone());
+            let missed = match (from, resume.limit(&namespace, room)) {
+                (Some(from), Some(_)) => resume.history.since(&namespace, room, *from, restored.old),
+                _ => None,
+            };
+            let outcome = restored
+                .rooms
+                .iter_mut()
+                .find(|outcome| outcome["room"] == room.as_str());
+            if let Some(outcome) = outcome {
+                outcome["recovered"] = Value::Bool(missed.is_some());
+            }
+            replay.extend(missed.into_iter().flatten());
+        }
+        // Once each, in broadcast order: an event sent to two restored rooms
+        // was kept in both.
+        replay.sort_by_key(|kept| kept.seq);
+        replay.dedup_by_key(|kept| kept.seq);
+        for kept in &replay {
+            socket.emit(kept.event, &(&*kept.payload, &*kept.offsets))?;
+        }
     }
     let mut body = json!({ "rooms": restored.rooms });
     if let Some(error) = restored.error {
