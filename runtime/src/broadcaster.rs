@@ -247,7 +247,12 @@ impl Broadcaster {
         // or a `Vec` of rooms (1.08x to 1.05x the instructions of a
         // hand-written socketioxide emit, BENCHMARKS.md).
         let targets = match (&self.sender, targets.into_single()) {
-            (Sender::Io(io), Ok(Target { namespace, room })) if self.resume.is_none() => {
+            (Sender::Io(io), Ok(Target { namespace, room }))
+                if self
+                    .resume
+                    .as_ref()
+                    .is_none_or(|resume| !resume.keeps(&namespace, &room)) =>
+            {
                 let payload = event.broadcast_as().await;
                 return on_adapter!(io, io => adapter::emit(io, &namespace, room, except, E::NAME, &payload).await)
                     .map(|()| true);

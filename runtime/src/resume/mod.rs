@@ -104,6 +104,11 @@ impl Resume {
         self.limits.keys().any(|(ns, _)| *ns == namespace)
     }
 
+    /// Whether `room` of `namespace` keeps history.
+    pub fn keeps(&self, namespace: &str, room: &str) -> bool {
+        self.limit(namespace, room).is_some()
+    }
+
     /// How many events `room` keeps, if it keeps any.
     fn limit(&self, namespace: &str, room: &str) -> Option<usize> {
         if !self.keeps {
