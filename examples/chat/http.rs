@@ -12,11 +12,12 @@ use serde_json::{Value, json};
 
 use crate::socketio::{Chat, MessageSent, UpdateChat};
 
-/// The page and its script, the broadcasting endpoints, and `GET /metrics` (Prometheus).
+/// The page and its scripts, the broadcasting endpoints, and `GET /metrics` (Prometheus).
 pub fn routes(metrics: &Metrics) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/chat.js", get(script))
+        .route("/resume.js", get(resume_script))
         .route("/chats/{id}/messages", post(post_message))
         .route("/chats/{id}", put(put_chat))
         .merge(metrics.router("/metrics"))
@@ -33,6 +34,15 @@ async fn script() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/javascript")],
         include_str!("page/chat.js"),
+    )
+}
+
+/// The resume helper the page's script imports (`clients/js/resume.js`):
+/// nothing missed across a reconnect.
+async fn resume_script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/javascript")],
+        include_str!("../../clients/js/resume.js"),
     )
 }
 

@@ -89,3 +89,41 @@ test("joining a forbidden chat shows the error", async () => {
   assert.match(await eve.textContent("#error"), /You may not join chat\|500/);
   assert.equal(await eve.isDisabled("#send button"), true);
 });
+
+test("a person whose connection drops gets what was said meanwhile, once and in order, and is told so", async () => {
+  const alice = await person("alice", 14);
+  const bob = await person("bob", 14);
+  for (const page of [alice, bob]) await page.waitForSelector("#send button:not([disabled])");
+  await alice.waitForFunction(() => document.querySelector("#members").textContent === "alicebob");
+
+  // Alice's network goes: her page notices at once (socket.io-client closes
+  // its transport on the browser's `offline` event) and cannot reconnect
+  // until it is back.
+  await alice.context().setOffline(true);
+  await alice.waitForSelector("#status:text-is('Disconnected.')");
+  const missed = ["missed 1", "missed 2", "missed 3"];
+  for (const text of missed) {
+    await bob.fill("#send input", text);
+    await bob.click("#send button");
+    await bob.waitForSelector(`#messages li.mine:has-text('${text}')`);
+  }
+  assert.equal(await alice.locator("#messages li").count(), 0, "alice was away while bob wrote");
+  assert.match(await alice.textContent("#status"), /^(Disconnected|Not connected)\.$/);
+
+  // Back online: socket.io-client reconnects by itself (its back-off
+  // bounds the wait), and the resume brings what she missed.
+  await alice.context().setOffline(false);
+  await alice.waitForSelector("#status:text-is('Reconnected: nothing missed.')", { timeout: 20_000 });
+  const shown = () => alice.locator("#messages li").allTextContents();
+  assert.deepEqual(await shown(), missed.map((text) => `bob${text}`));
+  assert.equal(await alice.isVisible("#error"), false);
+
+  // Still in the chat, without joining again, and shown in it; the next
+  // message follows the missed ones, none of which came twice.
+  await alice.waitForSelector("#send button:not([disabled])");
+  await alice.waitForFunction(() => document.querySelector("#members").textContent === "alicebob");
+  await bob.fill("#send input", "welcome back");
+  await bob.click("#send button");
+  await alice.waitForSelector("#messages li:has-text('welcome back')");
+  assert.deepEqual(await shown(), [...missed, "welcome back"].map((text) => `bob${text}`));
+});
