@@ -246,7 +246,8 @@ async fn plain_connections_are_unchanged() {
 #[tokio::test]
 async fn on_redis_a_resume_restores_rooms_and_recovers_nothing_for_now() {
     let redis = redis_server::RedisServer::start();
-    let config = fast_app::redis::RedisConfig::new(redis.url()).with_timeout(std::time::Duration::from_secs(1));
+    let config =
+        fast_app::redis::RedisConfig::new(redis.url()).with_timeout(std::time::Duration::from_secs(1));
     let server = Server::builder()
         .install_broadcaster(false)
         .build_redis(&config)
@@ -255,7 +256,11 @@ async fn on_redis_a_resume_restores_rooms_and_recovers_nothing_for_now() {
     let url = common::serve_on_loopback(axum::Router::new().layer(server.layer())).await;
     let (mut alice, token) = resumable(&url, "alice").await;
     let at = join_news(&mut alice, "rust").await;
-    assert_eq!(at, json!({ "room": "news|rust" }), "no position where nothing is kept");
+    assert_eq!(
+        at,
+        json!({ "room": "news|rust" }),
+        "no position where nothing is kept"
+    );
     alice.disconnect().await.unwrap();
     headlines(&server, "rust", 1..=1).await;
     let rooms = json!([{ "key": "news", "payload": { "topic": "rust" } }]);
@@ -268,5 +273,9 @@ async fn on_redis_a_resume_restores_rooms_and_recovers_nothing_for_now() {
     assert_eq!(next(&mut back).await.name, FA_SESSION);
     headlines(&server, "rust", 2..=2).await;
     let event = next(&mut back).await;
-    assert_eq!(event.args, [json!({ "topic": "rust", "n": 2 })], "back in the room");
+    assert_eq!(
+        event.args,
+        [json!({ "topic": "rust", "n": 2 })],
+        "back in the room"
+    );
 }
