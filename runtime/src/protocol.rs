@@ -219,8 +219,13 @@ async fn after_connect<A: Adapter>(connected: Option<ConnectedFn<A>>, served: &S
         let state = socket.extensions.get::<SocketState>().unwrap_or_default();
         let restored = state.restored.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(mut restored) = restored {
+            // In the rooms first, then shown in those that keep presence.
+            let presence = std::mem::take(&mut restored.presence);
+            if let Err(e) = resume::send_restored(resume, &socket, restored).await {
+                not_sent(&socket, "resume of", resume::FA_RESUMED, &e);
+            }
             let id = session.public_id_or_make();
-            for done in std::mem::take(&mut restored.presence) {
+            for done in presence {
                 if let Err(e) = served
                     .presence
                     .joined(&socket, &done.room, id, done.member, || {})
@@ -228,9 +233,6 @@ async fn after_connect<A: Adapter>(connected: Option<ConnectedFn<A>>, served: &S
                 {
                     presence_failed(&done.room, &e);
                 }
-            }
-            if let Err(e) = resume::send_restored(resume, &socket, restored).await {
-                not_sent(&socket, "resume of", resume::FA_RESUMED, &e);
             }
         }
         if let Err(e) = resume::send_token(resume, &socket, &session) {
