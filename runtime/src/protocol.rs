@@ -204,44 +204,50 @@ async fn connect<A: ServerAdapter>(
     Ok(())
 }
 
-/// The connect handler: sends a resumed connection what it missed, then
-/// runs the namespace's `connected` hook, once socketioxide has sent
-/// CONNECT, so that what they emit reaches the client.
+/// The connect handler, once socketioxide has sent CONNECT, so that what
+/// it emits reaches the client: the namespace's `connected` hook first (its
+/// events are the first a client gets), then, for a resumable connection,
+/// its rooms back with what they missed, and its token.
 async fn after_connect<A: Adapter>(connected: Option<ConnectedFn<A>>, served: &Served, socket: SocketRef<A>) {
     if let Some(state) = socket.extensions.get::<SocketState>() {
         state.was_connected.store(true, Ordering::SeqCst);
         state.connected.notify_waiters();
     }
+    let session = socket.extensions.get::<Session>().unwrap_or_default();
+    if let Some(connected) = connected {
+        connected(&session, &socket).await;
+    }
     if let Some(resume) = &served.resume
         && resume::is_resumable(&socket)
     {
-        let session = socket.extensions.get::<Session>().unwrap_or_default();
-        let state = socket.extensions.get::<SocketState>().unwrap_or_default();
-        let restored = state.restored.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(mut restored) = restored {
-            // In the rooms first, then shown in those that keep presence.
-            let presence = std::mem::take(&mut restored.presence);
-            if let Err(e) = resume::send_restored(resume, &socket, restored).await {
-                not_sent(&socket, "resume of", resume::FA_RESUMED, &e);
-            }
-            let id = session.public_id_or_make();
-            for done in presence {
-                if let Err(e) = served
-                    .presence
-                    .joined(&socket, &done.room, id, done.member, || {})
-                    .await
-                {
-                    presence_failed(&done.room, &e);
-                }
-            }
+        resumed(resume, served, &session, &socket).await;
+    }
+}
+
+/// Puts a resumed connection back in its rooms with what they missed, shows
+/// it in those that keep presence, and hands it its token.
+async fn resumed<A: Adapter>(resume: &Resume, served: &Served, session: &Session, socket: &SocketRef<A>) {
+    let state = socket.extensions.get::<SocketState>().unwrap_or_default();
+    let restored = state.restored.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(mut restored) = restored {
+        // In the rooms first, then shown in those that keep presence.
+        let presence = std::mem::take(&mut restored.presence);
+        if let Err(e) = resume::send_restored(resume, socket, restored).await {
+            not_sent(socket, "resume of", resume::FA_RESUMED, &e);
         }
-        if let Err(e) = resume::send_token(resume, &socket, &session) {
-            not_sent(&socket, "token of", resume::FA_SESSION, &e);
+        let id = session.public_id_or_make();
+        for done in presence {
+            if let Err(e) = served
+                .presence
+                .joined(socket, &done.room, id, done.member, || {})
+                .await
+            {
+                presence_failed(&done.room, &e);
+            }
         }
     }
-    if let Some(connected) = connected {
-        let session = socket.extensions.get::<Session>().unwrap_or_default();
-        connected(&session, &socket).await;
+    if let Err(e) = resume::send_token(resume, socket, session) {
+        not_sent(socket, "token of", resume::FA_SESSION, &e);
     }
 }
 
