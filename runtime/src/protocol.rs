@@ -11,6 +11,7 @@
 //! | `leave_K` + payload | extract the room; leave; `on_leave` | `left` `{"room"}`, or `error` |
 //! | (joined a presence room) | register the session's member, then reply `joined` | `presence_state` `{"room", "members"}`; the others, `presence_join` for a new user |
 //! | (left a presence room, or disconnected) | unregister the connection | the others, `presence_leave` for a user's last connection |
+//! | connects with `auth.fa_resume` (rooms with history) | opts in; with a token, checks it and each room's join | after `connected`'s events: the missed events, `fa_resumed`, `fa_session` (module `resume`) |
 //! | disconnects | the namespace's `disconnect` | |
 //!
 //! `connect` and the handlers run in socketioxide's connect middleware,
