@@ -94,7 +94,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let rounds: u64 = env_num("ROUNDS", 5)?;
     let missed: u64 = env_num("MISSED", 1000)?;
     let resumes: u64 = env_num("RESUMES", 5)?;
-    let server = Server::builder().install_broadcaster(false).build().await?;
+    // Room for a whole round in each connection's queue: the clients read
+    // while it is sent, and nothing may be dropped.
+    let server = Server::builder()
+        .install_broadcaster(false)
+        .max_buffer_size(2 * events as usize + 16)
+        .build()
+        .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let app: axum::Router = axum::Router::new().layer(server.layer());

@@ -57,7 +57,8 @@ pub(crate) struct History {
 
 struct Rings {
     seq: u64,
-    rooms: HashMap<(String, String), Ring>,
+    /// By namespace, then room: looked up by `&str`, without allocating.
+    rooms: HashMap<String, HashMap<String, Ring>>,
 }
 
 impl History {
@@ -82,15 +83,25 @@ impl History {
     }
 
     fn ring<'a>(rings: &'a mut Rings, namespace: &str, room: &str) -> &'a mut Ring {
-        rings
-            .rooms
-            .entry((namespace.to_owned(), room.to_owned()))
-            .or_insert_with(|| Ring {
+        if !rings.rooms.contains_key(namespace) {
+            rings.rooms.insert(namespace.to_owned(), HashMap::new());
+        }
+        let Some(rooms) = rings.rooms.get_mut(namespace) else {
+            unreachable!("inserted above")
+        };
+        if !rooms.contains_key(room) {
+            let ring = Ring {
                 epoch: rand::random(),
                 last: 0,
                 events: VecDeque::new(),
                 touched: Instant::now(),
-            })
+            };
+            rooms.insert(room.to_owned(), ring);
+        }
+        let Some(ring) = rooms.get_mut(room) else {
+            unreachable!("inserted above")
+        };
+        ring
     }
 
     /// Keeps an event sent to `rooms` (each with the most it keeps), and
@@ -155,7 +166,7 @@ impl History {
         skip: Option<SocketId>,
     ) -> Option<Vec<Kept>> {
         let mut rings = self.rings();
-        let ring = rings.rooms.get_mut(&(namespace.to_owned(), room.to_owned()))?;
+        let ring = rings.rooms.get_mut(namespace)?.get_mut(room)?;
         prune(ring, self.window);
         if ring.epoch != from.epoch || from.offset > ring.last {
             return None;
@@ -177,9 +188,12 @@ impl History {
     /// that nobody touched for a window.
     pub fn sweep(&self) {
         let window = self.window;
-        self.rings().rooms.retain(|_, ring| {
-            prune(ring, window);
-            !ring.events.is_empty() || ring.touched.elapsed() < window
+        self.rings().rooms.retain(|_, rooms| {
+            rooms.retain(|_, ring| {
+                prune(ring, window);
+                !ring.events.is_empty() || ring.touched.elapsed() < window
+            });
+            !rooms.is_empty()
         });
     }
 }
