@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use fast_app::prelude::*;
 use fast_app::redis::RedisConfig;
-use fast_app_bench::env_num;
+use fast_app_bench::{env_num, median};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -216,11 +216,6 @@ fn percentile(values: &mut [f64], q: f64) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     let index = ((values.len() as f64 - 1.0) * q).round() as usize;
     values.get(index).copied().unwrap_or(0.0)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// `MEMORY USAGE` of the presence rooms of one round, summed.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use fast_app::prelude::*;
 use fast_app::{FA_RESUMED, FA_SESSION, RESUME_AUTH};
-use fast_app_bench::env_num;
+use fast_app_bench::{env_num, median};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -216,9 +216,4 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }

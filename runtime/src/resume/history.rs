@@ -224,6 +224,18 @@ mod tests {
         offsets[OFFSETS][room]["offset"].as_u64().unwrap()
     }
 
+    /// The offsets kept in `room` after `offset` of `epoch`, if recovered.
+    fn since(
+        history: &History,
+        room: &str,
+        epoch: u64,
+        offset: u64,
+        skip: Option<SocketId>,
+    ) -> Option<Vec<u64>> {
+        let kept = history.since("/", room, Position { epoch, offset }, skip)?;
+        Some(kept.iter().map(|kept| kept.offset).collect())
+    }
+
     #[test]
     fn a_position_gets_what_followed_it_once_and_in_order() {
         let history = History::new(Duration::from_secs(60));
@@ -234,6 +246,10 @@ mod tests {
             assert_eq!(offset(&at, "chat|1"), n);
             assert_eq!(at[OFFSETS]["chat|1"]["epoch"], format!("{:016x}", joined.epoch));
         }
+        assert_eq!(
+            since(&history, "chat|1", joined.epoch, 2, None),
+            Some(vec![3, 4, 5])
+        );
         let missed = history
             .since(
                 "/",
@@ -245,117 +261,33 @@ mod tests {
                 None,
             )
             .unwrap();
-        assert_eq!(missed.iter().map(|k| k.offset).collect::<Vec<_>>(), [3, 4, 5]);
         assert_eq!(missed[0].payload.get(), "3");
-        let none = history
-            .since(
-                "/",
-                "chat|1",
-                Position {
-                    epoch: joined.epoch,
-                    offset: 5,
-                },
-                None,
-            )
-            .unwrap();
-        assert!(none.is_empty());
+        assert_eq!(since(&history, "chat|1", joined.epoch, 5, None), Some(vec![]));
     }
 
     #[test]
     fn what_is_no_longer_kept_is_not_recovered() {
         let history = History::new(Duration::from_secs(60));
-        let joined = history.position("/", "chat|1");
+        let epoch = history.position("/", "chat|1").epoch;
         for n in 1..=5 {
             history.record("/", &[("chat|1", 3)], "message_sent", payload(n), None);
         }
         // Kept: 3, 4, 5. From 2 on is whole; from 1 on misses 2.
-        assert!(
-            history
-                .since(
-                    "/",
-                    "chat|1",
-                    Position {
-                        epoch: joined.epoch,
-                        offset: 2
-                    },
-                    None
-                )
-                .is_some()
-        );
-        assert!(
-            history
-                .since(
-                    "/",
-                    "chat|1",
-                    Position {
-                        epoch: joined.epoch,
-                        offset: 1
-                    },
-                    None
-                )
-                .is_none()
-        );
+        assert!(since(&history, "chat|1", epoch, 2, None).is_some());
+        assert!(since(&history, "chat|1", epoch, 1, None).is_none());
         // Another epoch, a position from the future, an unknown room.
-        assert!(
-            history
-                .since(
-                    "/",
-                    "chat|1",
-                    Position {
-                        epoch: joined.epoch ^ 1,
-                        offset: 4
-                    },
-                    None
-                )
-                .is_none()
-        );
-        assert!(
-            history
-                .since(
-                    "/",
-                    "chat|1",
-                    Position {
-                        epoch: joined.epoch,
-                        offset: 9
-                    },
-                    None
-                )
-                .is_none()
-        );
-        assert!(
-            history
-                .since(
-                    "/",
-                    "chat|2",
-                    Position {
-                        epoch: joined.epoch,
-                        offset: 0
-                    },
-                    None
-                )
-                .is_none()
-        );
+        assert!(since(&history, "chat|1", epoch ^ 1, 4, None).is_none());
+        assert!(since(&history, "chat|1", epoch, 9, None).is_none());
+        assert!(since(&history, "chat|2", epoch, 0, None).is_none());
     }
 
     #[test]
     fn events_older_than_the_window_are_not_recovered_and_an_idle_room_is_forgotten() {
         let history = History::new(Duration::from_millis(1));
-        let joined = history.position("/", "chat|1");
+        let epoch = history.position("/", "chat|1").epoch;
         history.record("/", &[("chat|1", 10)], "message_sent", payload(1), None);
         std::thread::sleep(Duration::from_millis(5));
-        assert!(
-            history
-                .since(
-                    "/",
-                    "chat|1",
-                    Position {
-                        epoch: joined.epoch,
-                        offset: 0
-                    },
-                    None
-                )
-                .is_none()
-        );
+        assert!(since(&history, "chat|1", epoch, 0, None).is_none());
         history.sweep();
         assert!(history.rings().rooms.is_empty());
     }
@@ -363,39 +295,22 @@ mod tests {
     #[test]
     fn an_event_sent_except_a_connection_is_not_replayed_to_it() {
         let history = History::new(Duration::from_secs(60));
-        let joined = history.position("/", "chat|1");
+        let epoch = history.position("/", "chat|1").epoch;
         let me = SocketId::random();
         history.record("/", &[("chat|1", 10)], "message_sent", payload(1), Some(me));
         history.record("/", &[("chat|1", 10)], "message_sent", payload(2), None);
-        let missed = history
-            .since(
-                "/",
-                "chat|1",
-                Position {
-                    epoch: joined.epoch,
-                    offset: 0,
-                },
-                Some(me),
-            )
-            .unwrap();
-        assert_eq!(missed.iter().map(|k| k.offset).collect::<Vec<_>>(), [2]);
+        assert_eq!(since(&history, "chat|1", epoch, 0, Some(me)), Some(vec![2]));
     }
-}
-
-#[cfg(test)]
-mod more_tests {
-    use super::*;
 
     #[test]
     fn an_event_to_two_rooms_has_a_position_in_each_and_one_order() {
         let history = History::new(Duration::from_secs(60));
         history.position("/", "chat|1");
         let b = history.position("/", "chat|2");
-        let payload: Arc<RawValue> = RawValue::from_string("0".into()).unwrap().into();
-        history.record("/", &[("chat|2", 10)], "e", payload.clone(), None);
-        let both = history.record("/", &[("chat|1", 10), ("chat|2", 10)], "e", payload, None);
-        assert_eq!(both[OFFSETS]["chat|1"]["offset"], 1);
-        assert_eq!(both[OFFSETS]["chat|2"]["offset"], 2);
+        history.record("/", &[("chat|2", 10)], "e", payload(0), None);
+        let both = history.record("/", &[("chat|1", 10), ("chat|2", 10)], "e", payload(0), None);
+        assert_eq!(offset(&both, "chat|1"), 1);
+        assert_eq!(offset(&both, "chat|2"), 2);
         let kept = history.since("/", "chat|2", b, None).unwrap();
         assert!(kept[0].seq < kept[1].seq);
         assert!(Arc::ptr_eq(&kept[1].offsets, &both));
