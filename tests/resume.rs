@@ -241,41 +241,158 @@ async fn plain_connections_are_unchanged() {
     assert_eq!(ack[0], json!({ "room": "lobby" }));
 }
 
-/// On Redis, history is not kept yet: a resume puts the client back in its
-/// rooms, and says it recovered nothing.
-#[tokio::test]
-async fn on_redis_a_resume_restores_rooms_and_recovers_nothing_for_now() {
-    let redis = redis_server::RedisServer::start();
-    let config =
-        fast_app::redis::RedisConfig::new(redis.url()).with_timeout(std::time::Duration::from_secs(1));
+/// A Redis-mode server on a loopback port, on `redis` with `prefix`.
+async fn start_on(redis: &redis_server::RedisServer, prefix: &str) -> (String, Server) {
+    let config = fast_app::redis::RedisConfig::new(redis.url())
+        .with_prefix(prefix)
+        .with_timeout(std::time::Duration::from_secs(1));
     let server = Server::builder()
         .install_broadcaster(false)
         .build_redis(&config)
         .await
         .expect("redis-mode server builds");
     let url = common::serve_on_loopback(axum::Router::new().layer(server.layer())).await;
-    let (mut alice, token) = resumable(&url, "alice").await;
+    (url, server)
+}
+
+/// A plain connection in `news|<topic>`.
+async fn plain_reader(url: &str, topic: &str) -> Client {
+    let mut client = connect(url, json!({ "token": "reader" })).await;
+    let ack = client
+        .emit_with_ack("join_news", json!({ "topic": topic }), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(ack[0]["room"], format!("news|{topic}"));
+    assert_eq!(next(&mut client).await.name, "joined");
+    client
+}
+
+/// The `n` of the next event of a plain connection, a `headline`.
+async fn plain_headline(client: &mut Client) -> u64 {
+    let event = next(client).await;
+    assert_eq!(event.name, "headline", "{event:?}");
+    assert_eq!(event.args.len(), 1, "the payload alone: {event:?}");
+    event.args[0]["n"].as_u64().unwrap()
+}
+
+/// On Redis, history is shared: a client that was on one server resumes on
+/// another with what it missed, and one that missed more than the room
+/// keeps is told it was not recovered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_a_client_resumes_on_another_server_with_what_it_missed() {
+    let redis = redis_server::RedisServer::start();
+    let (url_a, a) = start_on(&redis, "resume-across").await;
+    let (url_b, b) = start_on(&redis, "resume-across").await;
+    let (mut alice, token) = resumable(&url_a, "alice").await;
     let at = join_news(&mut alice, "rust").await;
-    assert_eq!(
-        at,
-        json!({ "room": "news|rust" }),
-        "no position where nothing is kept"
-    );
+    assert_eq!(at["offset"], 0, "{at}");
+    headlines(&a, "rust", 1..=1).await;
+    assert_eq!(headline(&mut alice, "news|rust").await, (1, 1));
     alice.disconnect().await.unwrap();
-    headlines(&server, "rust", 1..=1).await;
-    let rooms = json!([{ "key": "news", "payload": { "topic": "rust" } }]);
-    let mut back = connect(&url, resume_auth("alice", &token, rooms)).await;
+    // Sent by both servers while alice is away.
+    headlines(&a, "rust", 2..=2).await;
+    headlines(&b, "rust", 3..=3).await;
+
+    let from = json!([{ "key": "news", "payload": { "topic": "rust" }, "epoch": at["epoch"], "offset": 1 }]);
+    let mut back = connect(&url_b, resume_auth("alice", &token, from)).await;
+    assert_eq!(headline(&mut back, "news|rust").await, (2, 2));
+    assert_eq!(headline(&mut back, "news|rust").await, (3, 3));
     let resumed = next(&mut back).await;
+    assert_eq!(resumed.name, FA_RESUMED);
     assert_eq!(
         resumed.args[0],
-        json!({ "rooms": [{ "room": "news|rust", "key": "news", "recovered": false }] })
+        json!({ "rooms": [{ "room": "news|rust", "key": "news", "recovered": true }] })
     );
     assert_eq!(next(&mut back).await.name, FA_SESSION);
-    headlines(&server, "rust", 2..=2).await;
-    let event = next(&mut back).await;
+    headlines(&a, "rust", 4..=4).await;
     assert_eq!(
-        event.args,
-        [json!({ "topic": "rust", "n": 2 })],
-        "back in the room"
+        headline(&mut back, "news|rust").await,
+        (4, 4),
+        "back in the room, once"
     );
+    back.expect_silence(QUIET).await.expect("nothing twice");
+
+    // Five missed, three kept: not recovered, and back in the room.
+    back.disconnect().await.unwrap();
+    headlines(&b, "rust", 5..=9).await;
+    let from = json!([{ "key": "news", "payload": { "topic": "rust" }, "epoch": at["epoch"], "offset": 4 }]);
+    let mut again = connect(&url_a, resume_auth("alice", &token, from)).await;
+    let resumed = next(&mut again).await;
+    assert_eq!(resumed.args[0]["rooms"][0]["recovered"], false, "{resumed:?}");
+    assert_eq!(next(&mut again).await.name, FA_SESSION);
+    headlines(&b, "rust", 10..=10).await;
+    assert_eq!(headline(&mut again, "news|rust").await, (10, 10));
+}
+
+/// The loss Redis pub/sub has: a server whose connection is down while
+/// another broadcasts. In a room with history, the server reads what it
+/// missed back once it is subscribed again: everything acknowledged
+/// arrives, once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_a_server_that_subscribes_again_misses_nothing() {
+    let redis = redis_server::RedisServer::start();
+    let (_, a) = start_on(&redis, "resubscribe").await;
+    let (url_b, _b) = start_on(&redis, "resubscribe").await;
+    let mut reader = plain_reader(&url_b, "rust").await;
+    headlines(&a, "rust", 1..=1).await;
+    assert_eq!(plain_headline(&mut reader).await, 1);
+
+    // B's connection is killed, and kept out (`maxclients`) while A sends.
+    let mut control = redis.control();
+    let subscribers = control.subscriber_ids();
+    assert_eq!(subscribers.len(), 2, "one connection per server");
+    assert_eq!(control.command(&["CONFIG", "SET", "maxclients", "1"]), "OK");
+    let b_id = subscribers[1].to_string();
+    assert_eq!(control.command(&["CLIENT", "KILL", "ID", &b_id]), "1");
+    headlines(&a, "rust", 2..=20).await;
+    assert_eq!(control.command(&["CONFIG", "SET", "maxclients", "10000"]), "OK");
+
+    for n in 2..=20 {
+        assert_eq!(plain_headline(&mut reader).await, n);
+    }
+    headlines(&a, "rust", 21..=21).await;
+    assert_eq!(plain_headline(&mut reader).await, 21);
+    reader.expect_silence(QUIET).await.expect("nothing twice");
+}
+
+/// Redis killed and started again, empty: what is sent while it is down
+/// fails, in bounded time; what is acknowledged after reaches every server,
+/// once, in order, whether or not the others are subscribed yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_a_restart_loses_nothing_acknowledged() {
+    let mut redis = redis_server::RedisServer::start();
+    let (_, a) = start_on(&redis, "restart").await;
+    let (url_b, _b) = start_on(&redis, "restart").await;
+    let mut reader = plain_reader(&url_b, "rust").await;
+    headlines(&a, "rust", 1..=1).await;
+    assert_eq!(plain_headline(&mut reader).await, 1);
+
+    redis.stop();
+    let headline = Headline {
+        topic: "rust".into(),
+        n: 0,
+    };
+    let down = a.broadcaster().broadcast(&headline).await;
+    assert!(down.is_err(), "not kept, so an error: {down:?}");
+    redis.restart();
+    let mut sent = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while sent.len() < 20 {
+        assert!(std::time::Instant::now() < deadline, "A never sent again");
+        let n = 100 + sent.len() as u32;
+        let headline = Headline {
+            topic: "rust".into(),
+            n,
+        };
+        match a.broadcaster().broadcast(&headline).await {
+            Ok(true) => sent.push(u64::from(n)),
+            Ok(false) => unreachable!("the headline has a target"),
+            // A reconnecting: not acknowledged, so not expected.
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
+    for n in sent {
+        assert_eq!(plain_headline(&mut reader).await, n);
+    }
+    reader.expect_silence(QUIET).await.expect("nothing twice");
 }

@@ -20,7 +20,7 @@ use crate::namespace::ServedRoom;
 use crate::presence::{Member, Presence, PresenceRoom};
 use crate::redis::{self, RedisConfig};
 use crate::registry;
-use crate::resume::{self, Resume};
+use crate::resume::{self, DEFAULT_RESUME_WINDOW, Keep, Resume};
 use crate::socket_id::SocketId;
 use crate::targets::{DEFAULT_NAMESPACE, Group, Target, Targets};
 
@@ -139,8 +139,22 @@ impl Broadcaster {
                 source: Box::new(e),
             })?;
         }
-        let presence = Presence::new(redis::RedisStore::reader(driver, config.prefix()));
-        Ok(Self::from_io(io).with_presence(presence))
+        let presence = Presence::new(redis::RedisStore::reader(driver.clone(), config.prefix()));
+        // Broadcasts to rooms with history are kept as the servers keep
+        // theirs, for the default window (the servers read them with theirs).
+        let namespaces = registry::namespaces().unwrap_or_default();
+        let keep = Keep::Redis {
+            driver,
+            prefix: config.prefix().to_owned(),
+            buffer: config.stream_buffer(),
+        };
+        let resume = Resume::of(&namespaces, DEFAULT_RESUME_WINDOW, None, keep)
+            .await
+            .map_err(|source| ServerError::Redis {
+                url: config.display_url(),
+                source,
+            })?;
+        Ok(Self::from_io(io).with_presence(presence).with_resume(resume))
     }
 
     /// A broadcaster that records instead of sending, and the record.

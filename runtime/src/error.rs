@@ -167,7 +167,7 @@ impl BroadcastError {
     /// and a publish to the other servers that did not happen.
     pub(crate) fn from_outcome(
         namespace: &str,
-        event: &'static str,
+        event: &str,
         outcome: Result<(), socketioxide::BroadcastError>,
     ) -> Result<(), Self> {
         match outcome {
@@ -182,7 +182,7 @@ impl BroadcastError {
 
     /// A broadcast socketioxide did not deliver, reported (never silent): a
     /// payload that does not serialize, or a failed publish.
-    fn not_delivered(namespace: &str, event: &'static str, e: socketioxide::BroadcastError) -> Self {
+    fn not_delivered(namespace: &str, event: &str, e: socketioxide::BroadcastError) -> Self {
         if let socketioxide::BroadcastError::Serialize(e) = e {
             // Nothing was sent: the packet is built before any delivery.
             return Self::Serialize {
@@ -214,7 +214,7 @@ impl BroadcastError {
 /// second. A socket whose queue is full is a slow consumer; the transport
 /// closes it (see `Serve::max_outbound_bytes`), or Engine.IO at its next
 /// heartbeat, and its client reconnects and resyncs.
-fn dropped(namespace: &str, event: &'static str, sockets: &[socketioxide::SocketError]) {
+fn dropped(namespace: &str, event: &str, sockets: &[socketioxide::SocketError]) {
     let full = sockets
         .iter()
         .filter(|e| matches!(e, socketioxide::SocketError::InternalChannelFull))

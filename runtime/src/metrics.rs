@@ -153,6 +153,8 @@ const REDIS_MESSAGES_RECEIVED: &str = "fast_app_redis_messages_received_total";
 const REDIS_MESSAGES_DROPPED: &str = "fast_app_redis_messages_dropped_total";
 const SLOW_CONSUMERS_DISCONNECTED: &str = "fast_app_slow_consumers_disconnected_total";
 const PACKETS_DROPPED: &str = "fast_app_packets_dropped_total";
+const HISTORY_READ_BACK: &str = "fast_app_history_read_back_total";
+const HISTORY_LOST: &str = "fast_app_history_lost_total";
 
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
@@ -194,6 +196,14 @@ fn describe() {
     describe_counter!(
         PACKETS_DROPPED,
         "Packets a connection's queue could not take, by namespace and event"
+    );
+    describe_counter!(
+        HISTORY_READ_BACK,
+        "Broadcasts to rooms with history this server missed on Redis pub/sub and read back from the feed, by namespace"
+    );
+    describe_counter!(
+        HISTORY_LOST,
+        "Broadcasts to rooms with history this server missed and could no longer read back, by namespace"
     );
 }
 
@@ -574,6 +584,22 @@ pub(crate) fn slow_consumer_disconnected() {
     static HANDLE: OnceLock<Counter> = OnceLock::new();
     if let Some(counter) = handles(&HANDLE, || counter!(SLOW_CONSUMERS_DISCONNECTED)) {
         counter.increment(1);
+    }
+}
+
+/// This server read `n` broadcasts of `namespace` back from the Redis feed,
+/// having missed them on pub/sub. Rare: looked up per call.
+pub(crate) fn history_read_back(namespace: &str, n: u64) {
+    if n > 0 && ENABLED.load(Ordering::Acquire) {
+        counter!(HISTORY_READ_BACK, "namespace" => namespace.to_owned()).increment(n);
+    }
+}
+
+/// `n` broadcasts of `namespace` this server missed were no longer in the
+/// Redis feed. Rare: looked up per call.
+pub(crate) fn history_lost(namespace: &str, n: u64) {
+    if n > 0 && ENABLED.load(Ordering::Acquire) {
+        counter!(HISTORY_LOST, "namespace" => namespace.to_owned()).increment(n);
     }
 }
 

@@ -357,7 +357,7 @@ fn on_request<A: Adapter>(
             // position there, taken once it is in the room.
             let at = match (&resume, &outcome) {
                 (Some(resume), Ok(joined)) if joins && resume::is_resumable(&socket) => {
-                    resume::joined_at(resume, socket.ns(), &joined.room)
+                    resume::joined_at(resume, socket.ns(), &joined.room).await
                 }
                 _ => None,
             };

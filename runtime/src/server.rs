@@ -13,7 +13,7 @@ use crate::layer::{AllowedOrigins, ServerLayer};
 use crate::presence::Presence;
 use crate::redis::RedisConfig;
 use crate::registry::{self, NamespaceDef};
-use crate::resume::Resume;
+use crate::resume::{Keep, Resume};
 use crate::{protocol, redis};
 
 /// Packets queued per connection before socketioxide drops what follows.
@@ -337,7 +337,7 @@ impl ServerBuilder {
     pub async fn build(self) -> Result<Server, ServerError> {
         let namespaces = registry::namespaces()?;
         let (layer, io) = self.socketioxide_builder().build_layer();
-        Server::serve(layer, io, namespaces, Presence::in_memory(), self).await
+        Server::serve(layer, io, namespaces, Presence::in_memory(), Keep::Memory, self).await
     }
 
     /// Builds a server on the Redis adapter, serving every registered
@@ -350,14 +350,31 @@ impl ServerBuilder {
         let (builder, driver) = redis::builder(self.socketioxide_builder(), config, false).await?;
         let (layer, io) = builder.build_layer();
         let timeout = config.presence_timeout();
-        let presence = Presence::new(redis::RedisStore::server(driver, config.prefix(), timeout));
+        let presence = Presence::new(redis::RedisStore::server(
+            driver.clone(),
+            config.prefix(),
+            timeout,
+        ));
         let upkeep = presence.clone().maintain(io.clone(), timeout / 4);
         tracing::info!(
             url = %config.display_url(),
             prefix = config.prefix(),
             "fast-app: broadcasts shared through redis"
         );
-        let server = Server::serve(layer, io, namespaces, presence, self).await?;
+        let keep = Keep::Redis {
+            driver,
+            prefix: config.prefix().to_owned(),
+            buffer: config.stream_buffer(),
+        };
+        let server = Server::serve(layer, io, namespaces, presence, keep, self)
+            .await
+            .map_err(|e| match e {
+                ServerError::Redis { source, .. } => ServerError::Redis {
+                    url: config.display_url(),
+                    source,
+                },
+                e => e,
+            })?;
         // Once the namespaces are served: it ends when they are closed.
         tokio::spawn(upkeep);
         Ok(server)
@@ -406,24 +423,22 @@ impl Server {
         io: SocketIo<A>,
         namespaces: Vec<&'static NamespaceDef>,
         presence: Arc<Presence>,
+        keep: Keep,
         builder: ServerBuilder,
     ) -> Result<Self, ServerError> {
-        // History is kept in this process: on an adapter shared by several
-        // servers, resumes restore rooms but recover no events, for now.
+        // The URL of a Redis error is filled in by `build_redis`.
+        let redis_error = |source| ServerError::Redis {
+            url: String::new(),
+            source,
+        };
         let resume = Resume::of(
             &namespaces,
             builder.resume_window,
             builder.resume_secret.clone(),
-            !A::REMOTE,
-        );
-        if let Some(resume) = &resume {
-            if A::REMOTE {
-                tracing::warn!(
-                    "fast-app: rooms with `history` keep none on the Redis adapter yet: resuming clients get their rooms back, not the events they missed"
-                );
-            }
-            tokio::spawn(resume.clone().sweep(io.clone()));
-        }
+            keep,
+        )
+        .await
+        .map_err(redis_error)?;
         for &def in &namespaces {
             let resume = resume.clone().filter(|resume| resume.serves(def.path));
             protocol::serve(&io, def, &presence, resume).await?;
@@ -433,6 +448,11 @@ impl Server {
                 "fast-app: serving {}",
                 def.type_name
             );
+        }
+        // Once the namespaces are served: the feeds end when they are closed.
+        if let Some(resume) = &resume {
+            resume.follow(&io).await.map_err(redis_error)?;
+            tokio::spawn(resume.clone().sweep(io.clone()));
         }
         let broadcaster = Broadcaster::from_io(io.clone())
             .with_presence(presence)

@@ -17,7 +17,15 @@ use super::shortfall::Receivers;
 use crate::error::{RedisDriverError, Throttle};
 use crate::metrics::RedisMetrics;
 
-type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
+type Handlers = Arc<RwLock<HashMap<String, Handler>>>;
+
+/// Where a channel's messages go, and whether its subscriber is told when
+/// Redis confirms the subscription (the first time, and after every
+/// reconnect): with an empty message.
+struct Handler {
+    tx: mpsc::Sender<ChanItem>,
+    renewals: bool,
+}
 
 /// The socketioxide-redis driver fast-app uses.
 ///
@@ -123,6 +131,41 @@ impl RedisDriver {
     /// [`publish_shortfalls`](super::publish_shortfalls).
     pub fn publish_shortfalls(&self) -> u64 {
         self.receivers.shortfalls()
+    }
+
+    /// Whether this driver is on a cluster, whose channels are sharded.
+    pub(crate) fn is_cluster(&self) -> bool {
+        !matches!(self.conn, Conn::Single(_))
+    }
+
+    /// Subscribes to `chan` like [`Driver::subscribe`], and adds an empty
+    /// message each time Redis confirms the subscription: once now, and
+    /// after each reconnect, when what was published meanwhile was missed.
+    pub(crate) async fn subscribe_with_renewals(
+        &self,
+        chan: String,
+        size: usize,
+    ) -> Result<mpsc::Receiver<ChanItem>, RedisDriverError> {
+        self.subscribe_handler(chan, size, true).await
+    }
+
+    async fn subscribe_handler(
+        &self,
+        chan: String,
+        size: usize,
+        renewals: bool,
+    ) -> Result<mpsc::Receiver<ChanItem>, RedisDriverError> {
+        let (tx, rx) = mpsc::channel(size);
+        self.handlers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(chan.clone(), Handler { tx, renewals });
+        self.seen(match self.conn.clone() {
+            Conn::Single(mut conn) => within(self.timeout, conn.subscribe(&chan)).await,
+            #[cfg(feature = "cluster")]
+            Conn::Cluster(mut conn) => within(self.timeout, conn.ssubscribe(&chan)).await,
+        })?;
+        Ok(rx)
     }
 
     /// Runs a Lua script on this driver's connection, within its timeout.
@@ -306,6 +349,10 @@ fn route(push: PushInfo, handlers: &Handlers, dropped: &AtomicU64, metrics: &Red
             metrics.received();
         }
         PushKind::Disconnection => return metrics.down(),
+        PushKind::Subscribe | PushKind::SSubscribe => {
+            metrics.up();
+            return renewed(push, handlers);
+        }
         _ => return metrics.up(),
     }
     let mut data = push.data.into_iter();
@@ -323,7 +370,7 @@ fn route(push: PushInfo, handlers: &Handlers, dropped: &AtomicU64, metrics: &Red
     };
     let channel = String::from_utf8_lossy(&channel).into_owned();
     let handlers = handlers.read().unwrap_or_else(|e| e.into_inner());
-    let Some(tx) = handlers.get(&channel) else {
+    let Some(Handler { tx, .. }) = handlers.get(&channel) else {
         return;
     };
     if let Err(e) = tx.try_send((channel, message)) {
@@ -338,6 +385,20 @@ fn route(push: PushInfo, handlers: &Handlers, dropped: &AtomicU64, metrics: &Red
             ),
             None => tracing::debug!(total, "fast-app: redis message dropped: {e}"),
         }
+    }
+}
+
+/// Tells a subscriber that asked for it that its subscription is (again) in
+/// place. A full buffer drops the notice: the messages it holds come first,
+/// and the subscriber learns of a gap from them.
+fn renewed(push: PushInfo, handlers: &Handlers) {
+    let Some(Value::BulkString(channel)) = push.data.into_iter().next() else {
+        return;
+    };
+    let channel = String::from_utf8_lossy(&channel).into_owned();
+    let handlers = handlers.read().unwrap_or_else(|e| e.into_inner());
+    if let Some(Handler { tx, renewals: true }) = handlers.get(&channel) {
+        let _ = tx.try_send((channel, Vec::new()));
     }
 }
 
@@ -362,17 +423,9 @@ impl Driver for RedisDriver {
         if self.publish_only {
             return Ok(MessageStream::new_empty());
         }
-        let (tx, rx) = mpsc::channel(size);
-        self.handlers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(chan.clone(), tx);
-        self.seen(match self.conn.clone() {
-            Conn::Single(mut conn) => within(self.timeout, conn.subscribe(&chan)).await,
-            #[cfg(feature = "cluster")]
-            Conn::Cluster(mut conn) => within(self.timeout, conn.ssubscribe(&chan)).await,
-        })?;
-        Ok(MessageStream::new(rx))
+        Ok(MessageStream::new(
+            self.subscribe_handler(chan, size, false).await?,
+        ))
     }
 
     async fn unsubscribe(&self, chan: String) -> Result<(), Self::Error> {

@@ -73,11 +73,6 @@ impl History {
         }
     }
 
-    /// How long events are kept.
-    pub fn window(&self) -> Duration {
-        self.window
-    }
-
     fn rings(&self) -> std::sync::MutexGuard<'_, Rings> {
         self.rings.lock().unwrap_or_else(|e| e.into_inner())
     }

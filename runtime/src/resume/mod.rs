@@ -16,6 +16,7 @@
 //! before CONNECT, and joins the rooms after it, under the lock.
 
 pub(crate) mod history;
+mod shared;
 mod token;
 
 use std::collections::HashMap;
@@ -28,14 +29,18 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
+use serde_json::value::RawValue;
+
 use crate::adapter::ServerAdapter;
-use crate::error::{BroadcastError, Refusal};
+use crate::error::{BroadcastError, RedisDriverError, Refusal};
+use crate::redis::RedisDriver;
 use crate::registry::{Done, Membership, NamespaceDef};
 use crate::room::SEPARATOR;
 use crate::session::Session;
 use crate::socket_id::SocketId;
 pub(crate) use history::position_json;
-use history::{History, Kept, Position};
+use history::{History, Position};
+use shared::Shared;
 use token::Tokens;
 
 /// How long a resume is possible after a connection is lost, and events
@@ -57,26 +62,48 @@ const RESUMABLE: &str = "~fa:resumable";
 /// The most rooms one resume restores.
 const MAX_ROOMS: usize = 100;
 
+/// Where history is kept.
+pub(crate) enum Keep {
+    /// In this process: the in-process adapter.
+    Memory,
+    /// In Redis, shared by the servers and emitters of `driver`'s prefix.
+    /// `buffer`: the feed messages received and not yet delivered that a
+    /// server holds; past it, they are read back from the feed.
+    Redis {
+        driver: RedisDriver,
+        prefix: String,
+        buffer: usize,
+    },
+}
+
+/// The history itself.
+enum Store {
+    Memory(History),
+    Redis(Arc<Shared>),
+}
+
 /// History and resume for a server whose namespaces have rooms that keep history.
 pub(crate) struct Resume {
-    history: History,
+    store: Store,
+    window: Duration,
     tokens: Tokens,
     /// Events kept per room, by namespace and room key.
     limits: HashMap<(&'static str, &'static str), usize>,
-    /// Whether events are kept: not on an adapter shared by several servers, yet.
-    keeps: bool,
-    /// Held while numbering and emitting, and while resuming (see the module).
+    /// Held while numbering and emitting (in memory) or delivering (from
+    /// Redis), and while resuming (see the module).
     order: tokio::sync::Mutex<()>,
 }
 
 impl Resume {
     /// The resume of `namespaces`, if one of their rooms keeps history.
-    pub fn of(
+    /// Without a `secret`, tokens are signed with a random one: this
+    /// process's, or on Redis the cluster's, kept there by its first server.
+    pub async fn of(
         namespaces: &[&'static NamespaceDef],
         window: Duration,
         secret: Option<Vec<u8>>,
-        keeps: bool,
-    ) -> Option<Arc<Self>> {
+        keep: Keep,
+    ) -> Result<Option<Arc<Self>>, RedisDriverError> {
         let limits: HashMap<_, _> = namespaces
             .iter()
             .flat_map(|def| {
@@ -87,16 +114,43 @@ impl Resume {
             .filter(|&(_, history)| history > 0)
             .collect();
         if limits.is_empty() {
-            return None;
+            return Ok(None);
         }
+        let (store, secret) = match keep {
+            Keep::Memory => (Store::Memory(History::new(window)), secret),
+            Keep::Redis {
+                driver,
+                prefix,
+                buffer,
+            } => {
+                let shared = Shared::new(driver, &prefix, window, buffer);
+                let secret = match secret {
+                    Some(secret) => Some(secret),
+                    None => Some(shared.secret().await?),
+                };
+                (Store::Redis(Arc::new(shared)), secret)
+            }
+        };
         let secret = secret.unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec());
-        Some(Arc::new(Self {
-            history: History::new(window),
+        Ok(Some(Arc::new(Self {
+            store,
+            window,
             tokens: Tokens::new(secret),
             limits,
-            keeps,
             order: tokio::sync::Mutex::new(()),
-        }))
+        })))
+    }
+
+    /// On Redis: subscribes to the feeds of the namespaces with history,
+    /// and delivers them to this server's connections until it is closed.
+    pub async fn follow<A: Adapter>(self: &Arc<Self>, io: &SocketIo<A>) -> Result<(), RedisDriverError> {
+        let Store::Redis(shared) = &self.store else {
+            return Ok(());
+        };
+        let mut namespaces: Vec<&'static str> = self.limits.keys().map(|(ns, _)| *ns).collect();
+        namespaces.sort_unstable();
+        namespaces.dedup();
+        shared.follow(self, io, &namespaces).await
     }
 
     /// Whether a room of `namespace` keeps history.
@@ -111,24 +165,24 @@ impl Resume {
 
     /// How many events `room` keeps, if it keeps any.
     fn limit(&self, namespace: &str, room: &str) -> Option<usize> {
-        if !self.keeps {
-            return None;
-        }
         let key = room.split(SEPARATOR).next()?;
         self.limits.get(&(namespace, key)).copied()
     }
 
-    /// Drops what is past the window, every quarter of it, until the
-    /// server is closed.
+    /// In memory: drops what is past the window, every quarter of it,
+    /// until the server is closed. (Redis expires its keys itself.)
     pub async fn sweep<A: Adapter>(self: Arc<Self>, io: SocketIo<A>) {
-        let mut every = tokio::time::interval((self.history.window() / 4).max(Duration::from_millis(10)));
+        let Store::Memory(history) = &self.store else {
+            return;
+        };
+        let mut every = tokio::time::interval((self.window / 4).max(Duration::from_millis(10)));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
             if io.nsps().is_empty() {
                 return;
             }
-            self.history.sweep();
+            history.sweep();
         }
     }
 }
@@ -160,7 +214,7 @@ pub(crate) async fn emit<A: ServerAdapter, T: Serialize + Sync + ?Sized>(
         }));
     };
     let raw = match serde_json::value::to_raw_value(payload) {
-        Ok(raw) => Arc::<serde_json::value::RawValue>::from(raw),
+        Ok(raw) => Arc::<RawValue>::from(raw),
         Err(source) => {
             return Some(Err(BroadcastError::Serialize {
                 event: event.to_owned(),
@@ -168,10 +222,20 @@ pub(crate) async fn emit<A: ServerAdapter, T: Serialize + Sync + ?Sized>(
             }));
         }
     };
+    let history = match &resume.store {
+        Store::Memory(history) => history,
+        // Every server delivers it from the feed, this one too.
+        Store::Redis(shared) => {
+            let published = shared.publish(namespace, &kept, rooms, except, event, &raw).await;
+            return Some(published.map_err(|e| BroadcastError::Transport {
+                event: event.to_owned(),
+                namespace: namespace.to_owned(),
+                source: Box::new(e),
+            }));
+        }
+    };
     let _order = resume.order.lock().await;
-    let offsets = resume
-        .history
-        .record(namespace, &kept, event, raw.clone(), except);
+    let offsets = history.record(namespace, &kept, event, raw.clone(), except);
     let leave_out = |kind: &str| {
         let mut out = vec![kind.to_owned()];
         out.extend(except.map(|id| id.room()));
@@ -264,7 +328,7 @@ pub(crate) async fn restore<A: Adapter>(
             Some("the session names no user: the namespace's connect must call `session.identify`".into());
         return Some(restored);
     };
-    let claims = match resume.tokens.check(token, &user, resume.history.window()) {
+    let claims = match resume.tokens.check(token, &user, resume.window) {
         Ok(claims) => claims,
         Err(e) => {
             restored.error = Some(e.to_string());
@@ -329,6 +393,15 @@ fn refusal_json(refusal: &Refusal, key: &str) -> Value {
     }
 }
 
+/// An event to send again.
+struct Replay {
+    /// Its order among the broadcasts of the store.
+    seq: u64,
+    event: String,
+    payload: Box<RawValue>,
+    offsets: Box<RawValue>,
+}
+
 /// Once connected: joins the restored rooms and sends what they missed,
 /// under the lock that orders broadcasts, then `fa_resumed`.
 pub(crate) async fn send_restored<A: Adapter>(
@@ -339,11 +412,11 @@ pub(crate) async fn send_restored<A: Adapter>(
     let namespace = socket.ns().to_owned();
     {
         let _order = resume.order.lock().await;
-        let mut replay: Vec<Kept> = Vec::new();
+        let mut replay: Vec<Replay> = Vec::new();
         for (room, from) in &restored.joins {
             socket.join(room.clone());
             let missed = match (from, resume.limit(&namespace, room)) {
-                (Some(from), Some(_)) => resume.history.since(&namespace, room, *from, restored.old),
+                (Some(from), Some(_)) => missed(resume, &namespace, room, *from, restored.old).await,
                 _ => None,
             };
             let outcome = restored
@@ -360,7 +433,7 @@ pub(crate) async fn send_restored<A: Adapter>(
         replay.sort_by_key(|kept| kept.seq);
         replay.dedup_by_key(|kept| kept.seq);
         for kept in &replay {
-            socket.emit(kept.event, &(&*kept.payload, &*kept.offsets))?;
+            socket.emit(&kept.event, &(&*kept.payload, &*kept.offsets))?;
         }
     }
     let mut body = json!({ "rooms": restored.rooms });
@@ -368,6 +441,54 @@ pub(crate) async fn send_restored<A: Adapter>(
         body["error"] = Value::String(error);
     }
     socket.emit(FA_RESUMED, &body)
+}
+
+/// What `room` was sent after `from`, but what left out the connection
+/// `skip`; `None` when it is not all kept (or Redis did not answer).
+async fn missed(
+    resume: &Resume,
+    namespace: &str,
+    room: &str,
+    from: Position,
+    skip: Option<SocketId>,
+) -> Option<Vec<Replay>> {
+    match &resume.store {
+        Store::Memory(history) => {
+            let kept = history.since(namespace, room, from, skip)?;
+            let replay = kept.into_iter().filter_map(|kept| {
+                Some(Replay {
+                    seq: kept.seq,
+                    event: kept.event.to_owned(),
+                    payload: RawValue::from_string(kept.payload.get().to_owned()).ok()?,
+                    offsets: serde_json::value::to_raw_value(&*kept.offsets).ok()?,
+                })
+            });
+            Some(replay.collect())
+        }
+        Store::Redis(shared) => {
+            let kept = match shared.since(namespace, room, from, skip).await {
+                Ok(kept) => kept?,
+                Err(e) => {
+                    tracing::warn!(
+                        namespace,
+                        "fast-app: a resume could not read its missed events from redis: {}",
+                        e.cause()
+                    );
+                    return None;
+                }
+            };
+            let replay = kept.iter().filter_map(|message| {
+                let m = serde_json::from_str::<shared::Message>(message).ok()?;
+                Some(Replay {
+                    seq: m.seq,
+                    event: m.event.to_owned(),
+                    payload: m.payload.to_owned(),
+                    offsets: m.offsets.to_owned(),
+                })
+            });
+            Some(replay.collect())
+        }
+    }
 }
 
 /// Hands a resumable connection of an identified user its token.
@@ -388,9 +509,26 @@ pub(crate) fn is_resumable<A: Adapter>(socket: &SocketRef<A>) -> bool {
     socket.rooms().iter().any(|room| room == RESUMABLE)
 }
 
-/// The position a resumable joiner of `room` starts from, if it keeps history.
-pub(crate) fn joined_at(resume: &Resume, namespace: &str, room: &str) -> Option<Value> {
+/// The position a resumable joiner of `room` starts from, if it keeps
+/// history (and, on Redis, Redis answers).
+pub(crate) async fn joined_at(resume: &Resume, namespace: &str, room: &str) -> Option<Value> {
     resume.limit(namespace, room)?;
-    let at = resume.history.position(namespace, room);
+    let at = match &resume.store {
+        Store::Memory(history) => history.position(namespace, room),
+        Store::Redis(shared) => {
+            let _order = resume.order.lock().await;
+            match shared.position(namespace, room).await {
+                Ok(at) => at,
+                Err(e) => {
+                    tracing::warn!(
+                        namespace,
+                        "fast-app: a joiner's position could not be read from redis: {}",
+                        e.cause()
+                    );
+                    return None;
+                }
+            }
+        }
+    };
     Some(position_json(at.epoch, at.offset))
 }
