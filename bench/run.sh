@@ -6,6 +6,9 @@
 # shape, rotating their order, and reports medians. Results go to stdout.
 # Stack `fast-app-axum` (never by default) is fast-app's server on
 # `axum::serve` instead of `fast_app::serve`: what the serving path costs.
+# Stack `fast-app-history` (never by default) is fast-app with the chat rooms
+# keeping history (`#[room(history = 100)]`, the `history` feature, built in
+# target/bench-history): what history on Redis costs.
 # Two more shapes, not part of `all` (python is left out of both, as of (c)):
 #   bash bench/run.sh storm [STACK...]  every client connects and joins at
 #     once; sizes STORM_SIZES (default "10000 19000"), STORM_ROOMS (1000).
@@ -26,6 +29,10 @@ want() { local s; for s in "${stacks[@]}"; do [ "$s" = "$1" ] && return 0; done;
 mkdir -p "$work"
 
 cargo build --release -q -p fast-app-bench
+history_bin=target/bench-history/release
+if want fast-app-history; then
+  cargo build --release -q -p fast-app-bench --features history --target-dir target/bench-history
+fi
 if want rust-raw; then
   rm -rf "$work/rust-raw" && cp -r "$anchors/rust-raw" "$work/rust-raw" && chmod -R u+w "$work/rust-raw"
   (cd "$work/rust-raw" && CARGO_TARGET_DIR=../rust-raw-target cargo build --release -q)
@@ -52,6 +59,7 @@ stack_args() {
   local args=()
   want fast-app && args+=(--stack "fast-app=$bin/fanout-server;;$bin/fanout-emitter")
   want fast-app-axum && args+=(--stack "fast-app-axum=env FAST_APP_SERVE=axum $bin/fanout-server;;$bin/fanout-emitter")
+  want fast-app-history && args+=(--stack "fast-app-history=$history_bin/fanout-server;;$history_bin/fanout-emitter")
   want rust-raw && args+=(--stack "rust-raw=$work/rust-raw-target/release/server;;$work/rust-raw-target/release/emitter")
   want node && args+=(--stack "node=node $work/node/server.js;;node $work/node/emitter.js")
   [ "${1:-}" != no-python ] && want python && args+=(--stack "python=$work/py/bin/python $work/python/server.py;;$work/py/bin/python $work/python/emitter.py")

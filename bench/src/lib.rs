@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 #[rooms(ChatRoom)]
 pub struct BenchNamespace;
 
-/// `chat|<chat_id>`, joined with `join_chat {"chat_id": N}`.
+/// `chat|<chat_id>`, joined with `join_chat {"chat_id": N}`. With the
+/// `history` feature, it keeps its last 100 events: stack `fast-app-history`.
 #[derive(Debug, Clone, Room, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "history", room(history = 100))]
 pub struct ChatRoom {
     /// The chat id.
     pub chat_id: i64,

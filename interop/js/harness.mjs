@@ -57,6 +57,30 @@ export async function startRedis() {
   return { url: `redis://127.0.0.1:${port}/14`, port, stop: () => child.kill("SIGKILL") };
 }
 
+/**
+ * A TCP front on a free port that forwards each new connection to
+ * `127.0.0.1:<port>` (a load balancer): `retarget(port)` sends the next
+ * ones elsewhere; `close()` ends it.
+ */
+export async function startFront(port) {
+  let target = port;
+  const open = new Set();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target, "127.0.0.1");
+    const close = () => { client.destroy(); upstream.destroy(); open.delete(client); };
+    open.add(client);
+    client.pipe(upstream).pipe(client);
+    for (const end of [client, upstream]) { end.on("error", close); end.on("close", close); }
+  });
+  const frontPort = await freePort();
+  await new Promise((resolve) => server.listen(frontPort, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${frontPort}`,
+    retarget: (port) => { target = port; },
+    close: () => { for (const client of open) client.destroy(); server.close(); },
+  };
+}
+
 /** Runs `examples/worker [--except <socketId>] <chatId> <text>` to completion. */
 export function runWorker(env, chatId, text, except = null) {
   const args = [...(except ? ["--except", except] : []), String(chatId), text];

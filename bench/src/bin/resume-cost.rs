@@ -1,11 +1,13 @@
-//! What history costs a broadcast, and how long a resume takes, on the
-//! in-process adapter: events per second to a room that keeps history
-//! against one that does not, side by side in one process (the same
-//! clients, resumable, in both), and the time from a client's reconnect to
-//! its `fa_resumed` after it missed MISSED events.
+//! What history costs a broadcast, and how long a resume takes: events per
+//! second to a room that keeps history against one that does not, side by
+//! side in one process (the same clients, resumable, in both), and the time
+//! from a client's reconnect to its `fa_resumed` after it missed MISSED
+//! events. On the in-process adapter, or with REDIS_URL on Redis, where it
+//! also reports the Redis memory each kept event takes.
 //!
 //! Env: MEMBERS (10) clients per room, EVENTS (20000) events per round,
-//! ROUNDS (5) rounds of each kind, alternating; MISSED (1000), RESUMES (5).
+//! ROUNDS (5) rounds of each kind, alternating; MISSED (1000), RESUMES (5);
+//! REDIS_URL (none: in-process).
 
 use std::future::IntoFuture;
 use std::time::{Duration, Instant};
@@ -96,11 +98,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let resumes: u64 = env_num("RESUMES", 5)?;
     // Room for a whole round in each connection's queue: the clients read
     // while it is sent, and nothing may be dropped.
-    let server = Server::builder()
+    let redis = std::env::var("REDIS_URL").ok().filter(|url| !url.is_empty());
+    let builder = Server::builder()
         .install_broadcaster(false)
-        .max_buffer_size(2 * events as usize + 16)
-        .build()
-        .await?;
+        .max_buffer_size(2 * events as usize + 16);
+    let server = match &redis {
+        Some(url) => {
+            let config = fast_app::redis::RedisConfig::new(url).with_prefix(PREFIX);
+            builder.build_redis(&config).await?
+        }
+        None => builder.build().await?,
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let app: axum::Router = axum::Router::new().layer(server.layer());
@@ -121,7 +129,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         clients.push(client);
     }
     println!(
-        "{members} resumable clients in each room, {events} events per round, {rounds} rounds of each kind"
+        "{members} resumable clients in each room, {events} events per round, {rounds} rounds of each kind, {}",
+        match &redis {
+            Some(_) => "on Redis",
+            None => "in process",
+        }
     );
 
     let (mut plain, mut kept) = (Vec::new(), Vec::new());
@@ -176,6 +188,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         kept / plain
     );
 
+    if let Some(url) = &redis {
+        memory(url, "kept|1").await?;
+    }
+
     // A client misses MISSED events, then resumes.
     let mut times = Vec::new();
     for round in 0..resumes {
@@ -211,6 +227,34 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         ms(times[0]),
         ms(times[times.len() - 1])
     );
+    Ok(())
+}
+
+/// The channel prefix of the Redis run.
+const PREFIX: &str = "resume-bench";
+
+/// The Redis memory of `room`'s log and of the namespace's feed, per entry.
+async fn memory(url: &str, room: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let client = redis::Client::open(url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let tag = format!("{PREFIX}:history:{{{NS}}}");
+    for (what, key) in [
+        ("room log", format!("{tag}:log:{room}")),
+        ("namespace feed", format!("{tag}:feed")),
+    ] {
+        let entries: u64 = redis::cmd("XLEN").arg(&key).query_async(&mut conn).await?;
+        let bytes: u64 = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(&key)
+            .arg("SAMPLES")
+            .arg(0)
+            .query_async(&mut conn)
+            .await?;
+        println!(
+            "redis memory, {what}: {bytes} bytes for {entries} events, {:.0} bytes per event",
+            bytes as f64 / entries.max(1) as f64
+        );
+    }
     Ok(())
 }
 
