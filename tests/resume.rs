@@ -23,7 +23,7 @@ async fn authenticate(session: &Session, auth: &Value) -> Result<(), ConnectErro
 }
 
 #[namespace("/", connect = authenticate)]
-#[rooms(NewsRoom, LobbyRoom)]
+#[rooms(NewsRoom, LobbyRoom, WireRoom)]
 struct GlobalNamespace;
 
 /// `news|<topic>`: keeps its last 3 events; `closed` is refused.
@@ -42,6 +42,33 @@ impl NewsRoom {
 /// A room without history.
 #[derive(Room, Deserialize, JsonSchema)]
 struct LobbyRoom;
+
+/// `wire|<topic>`: keeps its last 100 events.
+#[derive(Room, Deserialize, JsonSchema)]
+#[room(history = 100)]
+struct WireRoom {
+    topic: String,
+}
+
+#[derive(Serialize, JsonSchema, BroadcastEvent)]
+#[broadcast(on = WireRoom { topic: self.topic.clone() })]
+struct Bulletin {
+    topic: String,
+    n: u32,
+}
+
+async fn bulletins(server: &Server, topic: &str, n: std::ops::RangeInclusive<u32>) {
+    for n in n {
+        let sent = server
+            .broadcaster()
+            .broadcast(&Bulletin {
+                topic: topic.into(),
+                n,
+            })
+            .await;
+        assert!(sent.unwrap());
+    }
+}
 
 #[derive(Serialize, JsonSchema, BroadcastEvent)]
 #[broadcast(on = NewsRoom { topic: self.topic.clone() })]
@@ -255,22 +282,22 @@ async fn start_on(redis: &redis_server::RedisServer, prefix: &str) -> (String, S
     (url, server)
 }
 
-/// A plain connection in `news|<topic>`.
+/// A plain connection in `wire|<topic>`.
 async fn plain_reader(url: &str, topic: &str) -> Client {
     let mut client = connect(url, json!({ "token": "reader" })).await;
     let ack = client
-        .emit_with_ack("join_news", json!({ "topic": topic }), WAIT)
+        .emit_with_ack("join_wire", json!({ "topic": topic }), WAIT)
         .await
         .unwrap();
-    assert_eq!(ack[0]["room"], format!("news|{topic}"));
+    assert_eq!(ack[0]["room"], format!("wire|{topic}"));
     assert_eq!(next(&mut client).await.name, "joined");
     client
 }
 
-/// The `n` of the next event of a plain connection, a `headline`.
-async fn plain_headline(client: &mut Client) -> u64 {
+/// The `n` of the next event of a plain connection, a `bulletin`.
+async fn bulletin(client: &mut Client) -> u64 {
     let event = next(client).await;
-    assert_eq!(event.name, "headline", "{event:?}");
+    assert_eq!(event.name, "bulletin", "{event:?}");
     assert_eq!(event.args.len(), 1, "the payload alone: {event:?}");
     event.args[0]["n"].as_u64().unwrap()
 }
@@ -326,16 +353,16 @@ async fn on_redis_a_client_resumes_on_another_server_with_what_it_missed() {
 
 /// The loss Redis pub/sub has: a server whose connection is down while
 /// another broadcasts. In a room with history, the server reads what it
-/// missed back once it is subscribed again: everything acknowledged
-/// arrives, once, in order.
+/// missed back once it is subscribed again (up to what the room keeps):
+/// everything acknowledged arrives, once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_redis_a_server_that_subscribes_again_misses_nothing() {
     let redis = redis_server::RedisServer::start();
     let (_, a) = start_on(&redis, "resubscribe").await;
     let (url_b, _b) = start_on(&redis, "resubscribe").await;
     let mut reader = plain_reader(&url_b, "rust").await;
-    headlines(&a, "rust", 1..=1).await;
-    assert_eq!(plain_headline(&mut reader).await, 1);
+    bulletins(&a, "rust", 1..=1).await;
+    assert_eq!(bulletin(&mut reader).await, 1);
 
     // B's connection is killed, and kept out (`maxclients`) while A sends.
     let mut control = redis.control();
@@ -344,14 +371,14 @@ async fn on_redis_a_server_that_subscribes_again_misses_nothing() {
     assert_eq!(control.command(&["CONFIG", "SET", "maxclients", "1"]), "OK");
     let b_id = subscribers[1].to_string();
     assert_eq!(control.command(&["CLIENT", "KILL", "ID", &b_id]), "1");
-    headlines(&a, "rust", 2..=20).await;
+    bulletins(&a, "rust", 2..=20).await;
     assert_eq!(control.command(&["CONFIG", "SET", "maxclients", "10000"]), "OK");
 
     for n in 2..=20 {
-        assert_eq!(plain_headline(&mut reader).await, n);
+        assert_eq!(bulletin(&mut reader).await, n);
     }
-    headlines(&a, "rust", 21..=21).await;
-    assert_eq!(plain_headline(&mut reader).await, 21);
+    bulletins(&a, "rust", 21..=21).await;
+    assert_eq!(bulletin(&mut reader).await, 21);
     reader.expect_silence(QUIET).await.expect("nothing twice");
 }
 
@@ -364,15 +391,15 @@ async fn on_redis_a_restart_loses_nothing_acknowledged() {
     let (_, a) = start_on(&redis, "restart").await;
     let (url_b, _b) = start_on(&redis, "restart").await;
     let mut reader = plain_reader(&url_b, "rust").await;
-    headlines(&a, "rust", 1..=1).await;
-    assert_eq!(plain_headline(&mut reader).await, 1);
+    bulletins(&a, "rust", 1..=1).await;
+    assert_eq!(bulletin(&mut reader).await, 1);
 
     redis.stop();
-    let headline = Headline {
+    let bulletin_0 = Bulletin {
         topic: "rust".into(),
         n: 0,
     };
-    let down = a.broadcaster().broadcast(&headline).await;
+    let down = a.broadcaster().broadcast(&bulletin_0).await;
     assert!(down.is_err(), "not kept, so an error: {down:?}");
     redis.restart();
     let mut sent = Vec::new();
@@ -380,11 +407,11 @@ async fn on_redis_a_restart_loses_nothing_acknowledged() {
     while sent.len() < 20 {
         assert!(std::time::Instant::now() < deadline, "A never sent again");
         let n = 100 + sent.len() as u32;
-        let headline = Headline {
+        let next_one = Bulletin {
             topic: "rust".into(),
             n,
         };
-        match a.broadcaster().broadcast(&headline).await {
+        match a.broadcaster().broadcast(&next_one).await {
             Ok(true) => sent.push(u64::from(n)),
             Ok(false) => unreachable!("the headline has a target"),
             // A reconnecting: not acknowledged, so not expected.
@@ -392,7 +419,7 @@ async fn on_redis_a_restart_loses_nothing_acknowledged() {
         }
     }
     for n in sent {
-        assert_eq!(plain_headline(&mut reader).await, n);
+        assert_eq!(bulletin(&mut reader).await, n);
     }
     reader.expect_silence(QUIET).await.expect("nothing twice");
 }

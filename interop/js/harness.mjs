@@ -48,13 +48,32 @@ export async function startChat(env = {}, port = undefined) {
   return { url: `http://127.0.0.1:${port}`, port, child, exited, stop: () => child.kill("SIGKILL") };
 }
 
-/** A private redis-server on a free port; `stop()` ends it by PID. */
+/**
+ * A private redis-server on a free port; `stop()` ends it by PID (SIGKILL),
+ * `restart()` kills it and starts a new, empty one on the same port.
+ */
 export async function startRedis() {
   const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-  child.once("error", (e) => { throw new Error(`redis-server: ${e.message}; install it with apt-get install redis-server`); });
-  await waitForPort(port, child, "redis-server");
-  return { url: `redis://127.0.0.1:${port}/14`, port, stop: () => child.kill("SIGKILL") };
+  const run = async () => {
+    const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    child.once("error", (e) => { throw new Error(`redis-server: ${e.message}; install it with apt-get install redis-server`); });
+    await waitForPort(port, child, "redis-server");
+    return child;
+  };
+  let child = await run();
+  return {
+    url: `redis://127.0.0.1:${port}/14`,
+    port,
+    stop: () => child.kill("SIGKILL"),
+    /** Kills it, waits `downMs`, and starts it again, empty. */
+    restart: async (downMs) => {
+      const gone = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await gone;
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      child = await run();
+    },
+  };
 }
 
 /**

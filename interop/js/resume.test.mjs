@@ -266,6 +266,10 @@ function scenarios() {
         if (done) after++;
       }
       await resumed;
+      // Bob's acknowledgement says his server sent it (to Redis, on two
+      // servers): each message is waited for; the round trip then shows
+      // none arrived twice.
+      await alice.log.until((e) => texts(e).length >= sent, `${sent} messages`);
       await roundTrip(alice.socket);
       const got = texts(alice.log.entries);
       const wrong = got.findIndex((text, i) => text !== `m ${i + 1}`);
@@ -288,6 +292,7 @@ function scenarios() {
     });
     const responses = await Promise.all(range(1000, "p").map(post));
     assert.ok(responses.every((response) => response.status === 202));
+    await alice.log.until((e) => texts(e).length >= 1000, "1000 messages");
     await roundTrip(alice.socket);
     assert.equal(offsets.length, 1000);
     // The helper takes an event at or below the last position seen for one
@@ -327,6 +332,33 @@ describe("on Redis, two servers", () => {
     assert.deepEqual(resumed, { rooms: [{ room: "chat|13", key: "chat", recovered: true }] });
     assert.deepEqual(alice.log.entries.slice(from).map(([kind, m]) => (kind === "message" ? m.text : kind)),
       ["from the job 1", "from the job 2", "resumed"]);
+  });
+
+  test("Redis killed for 1 s: every message acknowledged reaches the other server's clients, once and in order", async () => {
+    const bob = await member("bob", 14, chat.url);
+    const carol = await member("carol", 14);
+    const got = [];
+    const last = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "last" within 20 s; carol got ${JSON.stringify(got)}`)), 20000);
+      carol.on("message_sent", (message) => {
+        got.push(message.text);
+        if (message.text === "last") { clearTimeout(timer); resolve(); }
+      });
+    });
+    await send(bob, 14, "before");
+    await redis.restart(1000);
+    // Sent through A while B may still be subscribing again: those acknowledged count.
+    const acknowledged = [];
+    for (let i = 1; acknowledged.length < 20; i++) {
+      assert.ok(i < 2000, "A never sent again");
+      const text = `after ${i}`;
+      const reply = await bob.emitWithAck("send_message", { chat_id: 14, text }).catch(() => null);
+      if (reply?.sent === true) acknowledged.push(text);
+      else await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await send(bob, 14, "last");
+    await last;
+    assert.deepEqual(got, ["before", ...acknowledged, "last"]);
   });
 
   // Last: it kills the servers.

@@ -3,12 +3,17 @@ the chat example against python-socketio's AsyncClient wrapped by
 clients/python/fast_app_resume.py."""
 
 import asyncio
+import os
+import signal
+import socket
+import subprocess
 import sys
 import time
 
+import pytest
 import socketio
 
-from test_chat import ROOT, chat_url, connect  # noqa: F401 (`chat_url` is the fixture)
+from test_chat import EXAMPLES, ROOT, chat_url, connect, free_port  # noqa: F401 (`chat_url` is the fixture)
 
 sys.path.insert(0, str(ROOT / "clients" / "python"))
 from fast_app_resume import Resumable  # noqa: E402
@@ -238,5 +243,100 @@ def test_a_plain_client_gets_message_sent_with_one_argument(chat_url):
         ]
         await carol.disconnect()
         await raw.disconnect()
+
+    asyncio.run(run())
+
+
+def wait_for_port(port, process, what):
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"{what} did not listen on {port}")
+
+
+class RedisPair:
+    """A private redis-server and two chat servers on it (A and B); A can be
+    killed with SIGKILL and started again on its port."""
+
+    def __init__(self):
+        self.redis_port = free_port()
+        self.redis = subprocess.Popen(
+            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.redis_port, self.redis, "redis-server")
+        self.env = {
+            **os.environ, "RUST_LOG": "warn",
+            "REDIS_SOCKETIO_URL": f"redis://127.0.0.1:{self.redis_port}/14", "REDIS_SOCKETIO_PREFIX": "interop-py-resume",
+        }
+        self.a_port, self.b_port = free_port(), free_port()
+        self.a = self.start(self.a_port)
+        self.b = self.start(self.b_port)
+
+    def start(self, port):
+        server = subprocess.Popen([EXAMPLES / "chat"], env={**self.env, "PORT": str(port)},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(port, server, "the chat example")
+        return server
+
+    def url(self, port):
+        return f"http://127.0.0.1:{port}"
+
+    def kill_a(self):
+        self.a.send_signal(signal.SIGKILL)
+        self.a.wait()
+
+    def restart_a(self):
+        self.a = self.start(self.a_port)
+
+    def stop(self):
+        for process in (self.a, self.b, self.redis):
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def redis_pair():
+    pair = RedisPair()
+    yield pair
+    pair.stop()
+
+
+def test_on_redis_a_client_whose_server_was_killed_resumes_on_its_new_process_with_what_another_sent(redis_pair):
+    async def run():
+        pair = redis_pair
+        alice = await ResumableClient(pair.url(pair.a_port), "alice").start()
+        await alice.chat.join("chat", {"chat_id": 30})
+        bob, _ = await member(pair.url(pair.b_port), "bob", 30)
+        await send(bob, 30, "before")
+        await alice.log.until(lambda e: len(texts(e)) == 1, "the first message")
+
+        # Her server is killed; her reconnects wait until its new process is up.
+        alice.gate.clear()
+        gone = asyncio.Event()
+        alice.sio.on("disconnect", lambda *args: gone.set())
+        pair.kill_a()
+        await asyncio.wait_for(gone.wait(), 5)
+        start = len(alice.log.entries)
+        for text in words(10, "while A was down"):
+            await send(bob, 30, text)
+        pair.restart_a()
+        resumed = await alice.back()
+
+        assert resumed == {"rooms": [{"room": "chat|30", "key": "chat", "recovered": True}]}
+        missed = alice.log.entries[start:]
+        assert [x[1]["text"] if x[0] == "message" else x[0] for x in missed] == [*words(10, "while A was down"), "resumed"]
+        await send(bob, 30, "live")
+        await alice.log.until(lambda e: texts(e)[-1:] == ["live"], "a live message")
+        assert len(texts(alice.log.entries)) == 12, "each once"
+        await alice.sio.disconnect()
+        await bob.disconnect()
 
     asyncio.run(run())

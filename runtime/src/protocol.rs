@@ -353,11 +353,21 @@ fn on_request<A: Adapter>(
             let session = socket.extensions.get::<Session>().unwrap_or_default();
             let outcome = op(&session, payload, &socket).await;
             metrics.record(&outcome);
-            // A resumable joiner of a room that keeps history learns its
-            // position there, taken once it is in the room.
+            // A joiner of a room that keeps history: a resumable one joins
+            // its shadow, and learns its position there, taken once it is
+            // in the room; a leaver leaves the shadow.
             let at = match (&resume, &outcome) {
-                (Some(resume), Ok(joined)) if joins && resume::is_resumable(&socket) => {
-                    resume::joined_at(resume, socket.ns(), &joined.room).await
+                (Some(resume), Ok(done)) => {
+                    let resumable = resume::is_resumable(&socket);
+                    match joins {
+                        true => resume::joined(resume, &socket, &done.room, resumable).await,
+                        false => {
+                            if resumable {
+                                resume::left(resume, &socket, &done.room);
+                            }
+                            None
+                        }
+                    }
                 }
                 _ => None,
             };

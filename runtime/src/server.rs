@@ -277,8 +277,10 @@ impl ServerBuilder {
         self
     }
 
-    /// The key that signs resume tokens (default: random, made at start-up,
-    /// so tokens hold on this server only).
+    /// The key that signs resume tokens (default: random, made at start-up:
+    /// this server's on the in-process adapter; on Redis, the cluster's,
+    /// made by its first server and kept in Redis, so that a client resumes
+    /// on any server).
     pub fn resume_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
         self.resume_secret = Some(secret.into());
         self

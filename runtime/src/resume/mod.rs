@@ -4,9 +4,11 @@
 //!
 //! A broadcast to a room that keeps history is numbered there, kept, and
 //! emitted twice: as before to plain connections, and with its positions
-//! as one more argument to resumable ones. Every connection of a namespace
-//! with such rooms is in one of two internal rooms, so each emit reaches
-//! its kind only.
+//! as one more argument to resumable ones. A resumable connection in such
+//! a room `R` (joined with `join_K`, or by a resume) is in its *shadow*
+//! `~fa|R` too: the positions go to the shadows, the plain event to the
+//! rooms but their shadows' members. Each emit costs what the room's own
+//! members cost, whatever else the namespace holds.
 //!
 //! One lock orders it all: numbering and emitting a broadcast, and putting
 //! a resumed connection back in its rooms with what it missed. So a
@@ -54,10 +56,14 @@ pub const FA_SESSION: &str = "fa_session";
 /// The event that closes a resume: what was restored.
 pub const FA_RESUMED: &str = "fa_resumed";
 
-/// The internal rooms of plain and resumable connections. `~` is not in
-/// the rooms fast-app names (`key|...`, 32 hex digits).
-const PLAIN: &str = "~fa:plain";
+/// The internal room of resumable connections. `~` is not in the rooms
+/// fast-app names (`key|...`, `#socket|...`).
 const RESUMABLE: &str = "~fa:resumable";
+
+/// The shadow of `room`: its resumable members, who get positions.
+fn shadow(room: &str) -> String {
+    format!("~fa|{room}")
+}
 
 /// The most rooms one resume restores.
 const MAX_ROOMS: usize = 100;
@@ -236,27 +242,38 @@ pub(crate) async fn emit<A: ServerAdapter, T: Serialize + Sync + ?Sized>(
     };
     let _order = resume.order.lock().await;
     let offsets = history.record(namespace, &kept, event, raw.clone(), except);
-    let leave_out = |kind: &str| {
-        let mut out = vec![kind.to_owned()];
-        out.extend(except.map(|id| id.room()));
-        out
-    };
+    let kept = kept.iter().map(|&(room, _)| room);
+    let outcome = emit_both(ns, rooms, kept, except, event, &*raw, &*offsets).await;
+    Some(BroadcastError::from_outcome(namespace, event, outcome))
+}
+
+/// Emits `payload` to `rooms` (but `except`): to their members, but the
+/// resumable members of `kept` (the rooms that keep history), as is; to
+/// those, with `offsets` as one more argument.
+async fn emit_both<'a, A: Adapter, T: Serialize + ?Sized, O: Serialize + ?Sized>(
+    ns: socketioxide::operators::BroadcastOperators<A>,
+    rooms: &[String],
+    kept: impl Iterator<Item = &'a str>,
+    except: Option<SocketId>,
+    event: &str,
+    payload: &T,
+    offsets: &O,
+) -> Result<(), socketioxide::BroadcastError> {
+    let shadows: Vec<String> = kept.map(shadow).collect();
+    let mut leave_out = shadows.clone();
+    leave_out.extend(except.map(|id| id.room()));
     let plain = ns
         .clone()
         .to(rooms.to_vec())
-        .except(leave_out(RESUMABLE))
-        .emit(event, &*raw)
+        .except(leave_out)
+        .emit(event, payload)
         .await;
     let resumable = ns
-        .to(rooms.to_vec())
-        .except(leave_out(PLAIN))
-        .emit(event, &(&*raw, &*offsets))
+        .to(shadows)
+        .except(except.map(|id| id.room()).into_iter().collect::<Vec<_>>())
+        .emit(event, &(payload, offsets))
         .await;
-    Some(BroadcastError::from_outcome(
-        namespace,
-        event,
-        plain.and(resumable),
-    ))
+    plain.and(resumable)
 }
 
 /// What a connection asked for with `auth.fa_resume`.
@@ -317,7 +334,6 @@ pub(crate) async fn restore<A: Adapter>(
     asked: &Asked,
 ) -> Option<Restored> {
     let Asked::Resumable(request) = asked else {
-        socket.join(PLAIN);
         return None;
     };
     socket.join(RESUMABLE);
@@ -395,10 +411,11 @@ fn refusal_json(refusal: &Refusal, key: &str) -> Value {
 
 /// An event to send again.
 struct Replay {
-    /// Its order among the broadcasts of the store.
+    /// Its order among what is sent again.
     seq: u64,
     event: String,
     payload: Box<RawValue>,
+    /// Its positions: one event sent to two rooms has the same in both.
     offsets: Box<RawValue>,
 }
 
@@ -415,10 +432,13 @@ pub(crate) async fn send_restored<A: Adapter>(
         let mut replay: Vec<Replay> = Vec::new();
         for (room, from) in &restored.joins {
             socket.join(room.clone());
-            let missed = match (from, resume.limit(&namespace, room)) {
-                (Some(from), Some(_)) => missed(resume, &namespace, room, *from, restored.old).await,
-                _ => None,
-            };
+            let mut missed = None;
+            if resume.keeps(&namespace, room) {
+                socket.join(shadow(room));
+                if let Some(from) = from {
+                    missed = self::missed(resume, &namespace, room, *from, restored.old).await;
+                }
+            }
             let outcome = restored
                 .rooms
                 .iter_mut()
@@ -430,8 +450,9 @@ pub(crate) async fn send_restored<A: Adapter>(
         }
         // Once each, in broadcast order: an event sent to two restored rooms
         // was kept in both.
+        let mut sent = std::collections::HashSet::new();
+        replay.retain(|kept| sent.insert(kept.offsets.get().to_owned()));
         replay.sort_by_key(|kept| kept.seq);
-        replay.dedup_by_key(|kept| kept.seq);
         for kept in &replay {
             socket.emit(&kept.event, &(&*kept.payload, &*kept.offsets))?;
         }
@@ -444,7 +465,8 @@ pub(crate) async fn send_restored<A: Adapter>(
 }
 
 /// What `room` was sent after `from`, but what left out the connection
-/// `skip`; `None` when it is not all kept (or Redis did not answer).
+/// `skip`; `None` when it is not all kept (or Redis did not answer). Under
+/// the order lock.
 async fn missed(
     resume: &Resume,
     namespace: &str,
@@ -466,7 +488,11 @@ async fn missed(
             Some(replay.collect())
         }
         Store::Redis(shared) => {
-            let kept = match shared.since(namespace, room, from, skip).await {
+            let kept = async {
+                shared.track(namespace, room).await?;
+                shared.since(namespace, room, from, skip).await
+            };
+            let kept = match kept.await {
                 Ok(kept) => kept?,
                 Err(e) => {
                     tracing::warn!(
@@ -477,10 +503,12 @@ async fn missed(
                     return None;
                 }
             };
-            let replay = kept.iter().filter_map(|message| {
+            // Rooms are read one after the other: their events keep each
+            // room's order.
+            let replay = kept.iter().enumerate().filter_map(|(seq, message)| {
                 let m = serde_json::from_str::<shared::Message>(message).ok()?;
                 Some(Replay {
-                    seq: m.seq,
+                    seq: seq as u64,
                     event: m.event.to_owned(),
                     payload: m.payload.to_owned(),
                     offsets: m.offsets.to_owned(),
@@ -509,15 +537,33 @@ pub(crate) fn is_resumable<A: Adapter>(socket: &SocketRef<A>) -> bool {
     socket.rooms().iter().any(|room| room == RESUMABLE)
 }
 
-/// The position a resumable joiner of `room` starts from, if it keeps
-/// history (and, on Redis, Redis answers).
-pub(crate) async fn joined_at(resume: &Resume, namespace: &str, room: &str) -> Option<Value> {
+/// A resumable connection that leaves `room` leaves its shadow.
+pub(crate) fn left<A: Adapter>(resume: &Resume, socket: &SocketRef<A>, room: &str) {
+    if resume.keeps(socket.ns(), room) {
+        socket.leave(shadow(room));
+    }
+}
+
+/// A joiner of `room`, if it keeps history: a resumable one joins its
+/// shadow, and learns the position it starts from (on Redis, if Redis
+/// answers); on Redis, the server follows the room from then on.
+pub(crate) async fn joined<A: Adapter>(
+    resume: &Resume,
+    socket: &SocketRef<A>,
+    room: &str,
+    resumable: bool,
+) -> Option<Value> {
+    let namespace = socket.ns();
     resume.limit(namespace, room)?;
+    if resumable {
+        socket.join(shadow(room));
+    }
     let at = match &resume.store {
+        Store::Memory(_) if !resumable => return None,
         Store::Memory(history) => history.position(namespace, room),
         Store::Redis(shared) => {
             let _order = resume.order.lock().await;
-            match shared.position(namespace, room).await {
+            match shared.track(namespace, room).await {
                 Ok(at) => at,
                 Err(e) => {
                     tracing::warn!(
@@ -530,5 +576,5 @@ pub(crate) async fn joined_at(resume: &Resume, namespace: &str, room: &str) -> O
             }
         }
     };
-    Some(position_json(at.epoch, at.offset))
+    resumable.then(|| position_json(at.epoch, at.offset))
 }
