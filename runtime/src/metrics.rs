@@ -199,7 +199,7 @@ fn describe() {
     );
     describe_counter!(
         HISTORY_READ_BACK,
-        "Broadcasts to rooms with history this server missed on Redis pub/sub and read back from the feed, by namespace"
+        "Broadcasts to rooms with history this server missed on Redis pub/sub and read back from the room's log, by namespace"
     );
     describe_counter!(
         HISTORY_LOST,
@@ -587,7 +587,7 @@ pub(crate) fn slow_consumer_disconnected() {
     }
 }
 
-/// This server read `n` broadcasts of `namespace` back from the Redis feed,
+/// This server read `n` broadcasts of `namespace` back from the rooms' logs,
 /// having missed them on pub/sub. Rare: looked up per call.
 pub(crate) fn history_read_back(namespace: &str, n: u64) {
     if n > 0 && ENABLED.load(Ordering::Acquire) {
@@ -596,7 +596,7 @@ pub(crate) fn history_read_back(namespace: &str, n: u64) {
 }
 
 /// `n` broadcasts of `namespace` this server missed were no longer in the
-/// Redis feed. Rare: looked up per call.
+/// rooms' logs. Rare: looked up per call.
 pub(crate) fn history_lost(namespace: &str, n: u64) {
     if n > 0 && ENABLED.load(Ordering::Acquire) {
         counter!(HISTORY_LOST, "namespace" => namespace.to_owned()).increment(n);

@@ -73,8 +73,8 @@ pub(crate) enum Keep {
     /// In this process: the in-process adapter.
     Memory,
     /// In Redis, shared by the servers and emitters of `driver`'s prefix.
-    /// `buffer`: the feed messages received and not yet delivered that a
-    /// server holds; past it, they are read back from the feed.
+    /// `buffer`: the broadcasts received and not yet delivered that a
+    /// server holds; past it, they are read back from the rooms' logs.
     Redis {
         driver: RedisDriver,
         prefix: String,
@@ -147,7 +147,7 @@ impl Resume {
         })))
     }
 
-    /// On Redis: subscribes to the feeds of the namespaces with history,
+    /// On Redis: subscribes to the channels of the namespaces with history,
     /// and delivers them to this server's connections until it is closed.
     pub async fn follow<A: Adapter>(self: &Arc<Self>, io: &SocketIo<A>) -> Result<(), RedisDriverError> {
         let Store::Redis(shared) = &self.store else {
@@ -230,7 +230,7 @@ pub(crate) async fn emit<A: ServerAdapter, T: Serialize + Sync + ?Sized>(
     };
     let history = match &resume.store {
         Store::Memory(history) => history,
-        // Every server delivers it from the feed, this one too.
+        // Every server delivers it from the channel, this one too.
         Store::Redis(shared) => {
             let published = shared.publish(namespace, &kept, rooms, except, event, &raw).await;
             return Some(published.map_err(|e| BroadcastError::Transport {

@@ -348,14 +348,14 @@ impl Shared {
                 .driver
                 .subscribe_with_renewals(self.channel(namespace), self.buffer)
                 .await?;
-            let feed = Feed {
+            let channel = Channel {
                 shared: self.clone(),
                 resume: resume.clone(),
                 io: io.clone(),
                 namespace,
                 behind: false,
             };
-            tokio::spawn(feed.run(rx));
+            tokio::spawn(channel.run(rx));
         }
         Ok(())
     }
@@ -475,7 +475,7 @@ fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
 }
 
 /// One namespace's channel, delivered in each room's order on one server.
-struct Feed<A: Adapter> {
+struct Channel<A: Adapter> {
     shared: Arc<Shared>,
     resume: Arc<Resume>,
     io: SocketIo<A>,
@@ -484,7 +484,7 @@ struct Feed<A: Adapter> {
     behind: bool,
 }
 
-impl<A: Adapter> Feed<A> {
+impl<A: Adapter> Channel<A> {
     async fn run(mut self, mut rx: mpsc::Receiver<(String, Vec<u8>)>) {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + RETRY, RETRY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
