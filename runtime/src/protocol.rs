@@ -190,6 +190,9 @@ async fn connect<A: ServerAdapter>(
     let open = metrics.opened();
     socket.on_disconnect(move |socket: SocketRef<A>, reason: DisconnectReason| async move {
         metrics.closed(open);
+        if let Some(resume) = &resume {
+            resume::disconnected(resume, &socket);
+        }
         (def.disconnect)(&session, reason).await;
         if let Some(id) = session.public_id() {
             for room in state.take_presence_rooms() {

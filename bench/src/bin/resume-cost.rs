@@ -233,28 +233,23 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// The channel prefix of the Redis run.
 const PREFIX: &str = "resume-bench";
 
-/// The Redis memory of `room`'s log and of the namespace's feed, per entry.
+/// The Redis memory of `room`'s log, per event kept.
 async fn memory(url: &str, room: &str) -> Result<(), Box<dyn std::error::Error>> {
     let client = redis::Client::open(url)?;
     let mut conn = client.get_multiplexed_async_connection().await?;
-    let tag = format!("{PREFIX}:history:{{{NS}}}");
-    for (what, key) in [
-        ("room log", format!("{tag}:log:{room}")),
-        ("namespace feed", format!("{tag}:feed")),
-    ] {
-        let entries: u64 = redis::cmd("XLEN").arg(&key).query_async(&mut conn).await?;
-        let bytes: u64 = redis::cmd("MEMORY")
-            .arg("USAGE")
-            .arg(&key)
-            .arg("SAMPLES")
-            .arg(0)
-            .query_async(&mut conn)
-            .await?;
-        println!(
-            "redis memory, {what}: {bytes} bytes for {entries} events, {:.0} bytes per event",
-            bytes as f64 / entries.max(1) as f64
-        );
-    }
+    let key = format!("{PREFIX}:history:{{{NS}}}:log:{room}");
+    let entries: u64 = redis::cmd("XLEN").arg(&key).query_async(&mut conn).await?;
+    let bytes: u64 = redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg(&key)
+        .arg("SAMPLES")
+        .arg(0)
+        .query_async(&mut conn)
+        .await?;
+    println!(
+        "redis memory of the room's log: {bytes} bytes for {entries} events, {:.0} bytes per event",
+        bytes as f64 / entries.max(1) as f64
+    );
     Ok(())
 }
 

@@ -56,11 +56,12 @@ pub const FA_SESSION: &str = "fa_session";
 /// The event that closes a resume: what was restored.
 pub const FA_RESUMED: &str = "fa_resumed";
 
-/// The internal room of resumable connections. `~` is not in the rooms
-/// fast-app names (`key|...`, `#socket|...`).
-const RESUMABLE: &str = "~fa:resumable";
+/// The mark of a resumable connection, in its extensions.
+#[derive(Clone, Copy)]
+struct Resumable;
 
-/// The shadow of `room`: its resumable members, who get positions.
+/// The shadow of `room`: its resumable members, who get positions. `~` is
+/// not in the rooms fast-app names (`key|...`, `#socket|...`).
 fn shadow(room: &str) -> String {
     format!("~fa|{room}")
 }
@@ -98,6 +99,9 @@ pub(crate) struct Resume {
     /// Held while numbering and emitting (in memory) or delivering (from
     /// Redis), and while resuming (see the module).
     order: tokio::sync::Mutex<()>,
+    /// Resumable connections open, per namespace: without any, a broadcast
+    /// is one emit, as to rooms without history.
+    resumable: HashMap<&'static str, std::sync::atomic::AtomicUsize>,
 }
 
 impl Resume {
@@ -138,7 +142,9 @@ impl Resume {
             }
         };
         let secret = secret.unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec());
+        let resumable = limits.keys().map(|&(ns, _)| (ns, Default::default())).collect();
         Ok(Some(Arc::new(Self {
+            resumable,
             store,
             window,
             tokens: Tokens::new(secret),
@@ -157,6 +163,13 @@ impl Resume {
         namespaces.sort_unstable();
         namespaces.dedup();
         shared.follow(self, io, &namespaces).await
+    }
+
+    /// Whether `namespace` has resumable connections open.
+    fn has_resumable(&self, namespace: &str) -> bool {
+        self.resumable
+            .get(namespace)
+            .is_some_and(|n| n.load(std::sync::atomic::Ordering::Acquire) > 0)
     }
 
     /// Whether a room of `namespace` keeps history.
@@ -243,22 +256,30 @@ pub(crate) async fn emit<A: ServerAdapter, T: Serialize + Sync + ?Sized>(
     let _order = resume.order.lock().await;
     let offsets = history.record(namespace, &kept, event, raw.clone(), except);
     let kept = kept.iter().map(|&(room, _)| room);
-    let outcome = emit_both(ns, rooms, kept, except, event, &*raw, &*offsets).await;
+    let resumable = resume.has_resumable(namespace);
+    let outcome = emit_both(ns, rooms, kept, resumable, except, event, &*raw, &*offsets).await;
     Some(BroadcastError::from_outcome(namespace, event, outcome))
 }
 
 /// Emits `payload` to `rooms` (but `except`): to their members, but the
 /// resumable members of `kept` (the rooms that keep history), as is; to
-/// those, with `offsets` as one more argument.
+/// those, with `offsets` as one more argument. Without `resumable`
+/// connections in the namespace, it is one plain emit.
+#[allow(clippy::too_many_arguments)]
 async fn emit_both<'a, A: Adapter, T: Serialize + ?Sized, O: Serialize + ?Sized>(
     ns: socketioxide::operators::BroadcastOperators<A>,
     rooms: &[String],
     kept: impl Iterator<Item = &'a str>,
+    resumable: bool,
     except: Option<SocketId>,
     event: &str,
     payload: &T,
     offsets: &O,
 ) -> Result<(), socketioxide::BroadcastError> {
+    if !resumable {
+        let leave_out: Vec<String> = except.map(|id| id.room()).into_iter().collect();
+        return ns.to(rooms.to_vec()).except(leave_out).emit(event, payload).await;
+    }
     let shadows: Vec<String> = kept.map(shadow).collect();
     let mut leave_out = shadows.clone();
     leave_out.extend(except.map(|id| id.room()));
@@ -323,7 +344,7 @@ impl Membership for Deferred {
     fn leave_room(&self, _room: String) {}
 }
 
-/// Puts a connection in its kind's room and, when it asks to resume,
+/// Marks a connection that opts in as resumable and, when it asks to resume,
 /// checks its token and each room's join (extract and guard). Runs in the
 /// connect middleware, after `connect`; [`send_restored`] joins the rooms.
 pub(crate) async fn restore<A: Adapter>(
@@ -336,7 +357,10 @@ pub(crate) async fn restore<A: Adapter>(
     let Asked::Resumable(request) = asked else {
         return None;
     };
-    socket.join(RESUMABLE);
+    socket.extensions.insert(Resumable);
+    if let Some(open) = resume.resumable.get(def.path) {
+        open.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
     let token = request.get("token").and_then(Value::as_str)?;
     let mut restored = Restored::default();
     let Some(user) = session.user_id() else {
@@ -433,10 +457,10 @@ pub(crate) async fn send_restored<A: Adapter>(
         for (room, from) in &restored.joins {
             socket.join(room.clone());
             let mut missed = None;
-            if resume.keeps(&namespace, room) {
+            if let Some(limit) = resume.limit(&namespace, room) {
                 socket.join(shadow(room));
                 if let Some(from) = from {
-                    missed = self::missed(resume, &namespace, room, *from, restored.old).await;
+                    missed = self::missed(resume, &namespace, room, limit, *from, restored.old).await;
                 }
             }
             let outcome = restored
@@ -471,6 +495,7 @@ async fn missed(
     resume: &Resume,
     namespace: &str,
     room: &str,
+    limit: usize,
     from: Position,
     skip: Option<SocketId>,
 ) -> Option<Vec<Replay>> {
@@ -490,7 +515,7 @@ async fn missed(
         Store::Redis(shared) => {
             let kept = async {
                 shared.track(namespace, room).await?;
-                shared.since(namespace, room, from, skip).await
+                shared.since(namespace, room, limit, from, skip).await
             };
             let kept = match kept.await {
                 Ok(kept) => kept?,
@@ -534,7 +559,16 @@ pub(crate) fn send_token<A: Adapter>(
 
 /// Whether `socket` is resumable.
 pub(crate) fn is_resumable<A: Adapter>(socket: &SocketRef<A>) -> bool {
-    socket.rooms().iter().any(|room| room == RESUMABLE)
+    socket.extensions.get::<Resumable>().is_some()
+}
+
+/// A connection closed: one resumable connection fewer, if it was one.
+pub(crate) fn disconnected<A: Adapter>(resume: &Resume, socket: &SocketRef<A>) {
+    if is_resumable(socket)
+        && let Some(open) = resume.resumable.get(socket.ns())
+    {
+        open.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// A resumable connection that leaves `room` leaves its shadow.

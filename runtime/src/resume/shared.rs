@@ -60,7 +60,9 @@ const MAX_DEPTH: usize = 8;
 /// limit. The message is built here, where its numbers are given: `{"e",
 /// "x", "r", "o": {"fa_offsets": {room: {"epoch", "offset"}}}, "p"}`; a log
 /// entry adds the sender's clock (`t`). A number is counted first, and its
-/// epoch drawn only when it starts.
+/// epoch drawn only when it starts. A log is trimmed in whole blocks
+/// (`MAXLEN ~`, 9 µs a call against 10 with an exact trim): it holds at
+/// least its limit, which `SINCE` enforces.
 const PUBLISH: &str = r#"
 local rooms = (#KEYS - 1) / 2
 local offsets, positions = {}, {}
@@ -78,7 +80,7 @@ end
 local message = '{"e":' .. ARGV[3] .. ',"x":' .. ARGV[4] .. ',"r":' .. ARGV[5]
   .. ',"o":{"fa_offsets":{' .. table.concat(positions, ',') .. '}},"p":' .. ARGV[6] .. '}'
 for i = 1, rooms do
-  redis.call('XADD', KEYS[1 + 2 * i], 'MAXLEN', ARGV[8 + 2 * i], offsets[i] .. '-0', 'm', message, 't', ARGV[8])
+  redis.call('XADD', KEYS[1 + 2 * i], 'MAXLEN', '~', ARGV[8 + 2 * i], offsets[i] .. '-0', 'm', message, 't', ARGV[8])
   redis.call('PEXPIRE', KEYS[1 + 2 * i], ARGV[2])
 end
 redis.call(ARGV[7], KEYS[1], message)
@@ -86,13 +88,14 @@ return rooms
 "#;
 
 /// `KEYS` room, log; `ARGV` epoch, offset, the oldest time kept (ms, the
-/// reader's clock): the messages kept after the offset, oldest first; nil
-/// when some are no longer kept (another epoch, trimmed, or too old).
+/// reader's clock), the room's limit: the messages kept after the offset,
+/// oldest first; nil when some are no longer kept (another epoch, more
+/// than the limit, trimmed, or too old).
 const SINCE: &str = r"
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return false end
 local last = tonumber(redis.call('HGET', KEYS[1], 'offset') or '0')
 local from = tonumber(ARGV[2])
-if from > last then return false end
+if from > last or last - from > tonumber(ARGV[4]) then return false end
 if from == last then return {} end
 local entries = redis.call('XRANGE', KEYS[2], (from + 1) .. '-0', '+')
 if #entries == 0 or entries[1][1] ~= (from + 1) .. '-0' then return false end
@@ -410,6 +413,7 @@ impl Shared {
         &self,
         namespace: &str,
         room: &str,
+        limit: usize,
         from: Position,
         skip: Option<SocketId>,
     ) -> Result<Option<Vec<String>>, RedisDriverError> {
@@ -422,7 +426,8 @@ impl Shared {
                     .key(self.log(namespace, room))
                     .arg(format!("{:016x}", from.epoch))
                     .arg(from.offset)
-                    .arg(now_ms().saturating_sub(self.window_ms())),
+                    .arg(now_ms().saturating_sub(self.window_ms()))
+                    .arg(limit),
             )
             .await?;
         let delivered = self.mark(namespace, room).map_or(0, |mark| mark.offset);
@@ -676,6 +681,7 @@ impl<A: Adapter> Channel<A> {
             ns.local(),
             rooms,
             kept,
+            self.resume.has_resumable(self.namespace),
             message.except,
             message.event,
             message.payload,
