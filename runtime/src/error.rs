@@ -316,7 +316,7 @@ pub enum ServerError {
 }
 
 /// Why a Redis operation failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum RedisDriverError {
     /// Redis answered with an error, or the connection failed.
     #[error("redis: {0}")]
@@ -328,6 +328,10 @@ pub enum RedisDriverError {
     /// (`ERR max number of clients reached`).
     #[error("redis closed the connection: {0}")]
     Refused(String),
+    /// The task that publishes broadcasts to rooms with history is gone
+    /// (the runtime is shutting down): the broadcast was not published.
+    #[error("the task publishing to redis is gone (the runtime is shutting down)")]
+    Closed,
     /// A cluster was configured, but this build has no cluster support.
     #[error("a Redis Cluster needs the `redis-cluster` feature of fast-app")]
     ClusterDisabled,

@@ -54,38 +54,54 @@ const RETRY: Duration = Duration::from_millis(250);
 /// gap, are read back before the next is delivered as it comes.
 const MAX_DEPTH: usize = 8;
 
-/// `KEYS` channel, then each room's hash and log; `ARGV` epoch candidate,
-/// window (ms), event, except, rooms, payload (each as JSON), `PUBLISH` or
-/// `SPUBLISH`, the sender's clock (ms), then each room's name (JSON) and
-/// limit. The message is built here, where its numbers are given: `{"e",
-/// "x", "r", "o": {"fa_offsets": {room: {"epoch", "offset"}}}, "p"}`; a log
+/// Publishes broadcasts, many to a call. `ARGV` epoch candidate, window
+/// (ms), `PUBLISH` or `SPUBLISH`, the sender's clock (ms), then for each
+/// broadcast: how many of its rooms keep history, event, except, rooms,
+/// payload (each as JSON), then each such room's name (JSON) and limit.
+/// `KEYS` for each broadcast: its channel, then each such room's hash and
+/// log. Returns how many were published.
+///
+/// The message is built here, where its numbers are given: `{"e", "x",
+/// "r", "o": {"fa_offsets": {room: {"epoch", "offset"}}}, "p"}`; a log
 /// entry adds the sender's clock (`t`). A number is counted first, and its
 /// epoch drawn only when it starts. A log is trimmed in whole blocks
 /// (`MAXLEN ~`, 9 µs a call against 10 with an exact trim): it holds at
 /// least its limit, which `SINCE` enforces.
 const PUBLISH: &str = r#"
-local rooms = (#KEYS - 1) / 2
-local offsets, positions = {}, {}
-for i = 1, rooms do
-  local hash, log = KEYS[2 * i], KEYS[1 + 2 * i]
-  local n = redis.call('HINCRBY', hash, 'offset', 1)
-  if n == 1 and redis.call('HSETNX', hash, 'epoch', ARGV[1]) == 1 then
-    redis.call('DEL', log)
+local k, a, sent = 1, 5, 0
+while a <= #ARGV do
+  local n = tonumber(ARGV[a])
+  local offsets, positions = {}, {}
+  for i = 1, n do
+    local hash, log = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
+    local o = redis.call('HINCRBY', hash, 'offset', 1)
+    if o == 1 and redis.call('HSETNX', hash, 'epoch', ARGV[1]) == 1 then
+      redis.call('DEL', log)
+    end
+    local epoch = redis.call('HGET', hash, 'epoch')
+    redis.call('PEXPIRE', hash, ARGV[2])
+    offsets[i] = o
+    positions[i] = ARGV[a + 3 + 2 * i] .. ':{"epoch":"' .. epoch .. '","offset":' .. o .. '}'
   end
-  local epoch = redis.call('HGET', hash, 'epoch')
-  redis.call('PEXPIRE', hash, ARGV[2])
-  offsets[i] = n
-  positions[i] = ARGV[7 + 2 * i] .. ':{"epoch":"' .. epoch .. '","offset":' .. n .. '}'
+  local message = '{"e":' .. ARGV[a + 1] .. ',"x":' .. ARGV[a + 2] .. ',"r":' .. ARGV[a + 3]
+    .. ',"o":{"fa_offsets":{' .. table.concat(positions, ',') .. '}},"p":' .. ARGV[a + 4] .. '}'
+  for i = 1, n do
+    redis.call('XADD', KEYS[k + 2 * i], 'MAXLEN', '~', ARGV[a + 4 + 2 * i], offsets[i] .. '-0',
+      'm', message, 't', ARGV[4])
+    redis.call('PEXPIRE', KEYS[k + 2 * i], ARGV[2])
+  end
+  redis.call(ARGV[3], KEYS[k], message)
+  k = k + 1 + 2 * n
+  a = a + 5 + 2 * n
+  sent = sent + 1
 end
-local message = '{"e":' .. ARGV[3] .. ',"x":' .. ARGV[4] .. ',"r":' .. ARGV[5]
-  .. ',"o":{"fa_offsets":{' .. table.concat(positions, ',') .. '}},"p":' .. ARGV[6] .. '}'
-for i = 1, rooms do
-  redis.call('XADD', KEYS[1 + 2 * i], 'MAXLEN', '~', ARGV[8 + 2 * i], offsets[i] .. '-0', 'm', message, 't', ARGV[8])
-  redis.call('PEXPIRE', KEYS[1 + 2 * i], ARGV[2])
-end
-redis.call(ARGV[7], KEYS[1], message)
-return rooms
+return sent
 "#;
+
+/// The most broadcasts one call publishes, and about the most bytes of
+/// payload.
+const MAX_BATCH: usize = 64;
+const MAX_BATCH_BYTES: usize = 256 * 1024;
 
 /// `KEYS` room, log; `ARGV` epoch, offset, the oldest time kept (ms, the
 /// reader's clock), the room's limit: the messages kept after the offset,
@@ -206,6 +222,25 @@ pub(crate) struct Shared {
     /// The cluster's secret, when it was read from Redis: written back
     /// when a Redis that restarted empty is back.
     secret: OnceLock<String>,
+    /// Per namespace, the queue of broadcasts to publish.
+    batches: Mutex<HashMap<String, mpsc::UnboundedSender<Pending>>>,
+}
+
+/// A broadcast waiting for its call, and who waits for it.
+struct Pending {
+    kept: Vec<(String, usize)>,
+    rooms: Vec<String>,
+    except: Option<SocketId>,
+    event: String,
+    payload: String,
+    done: tokio::sync::oneshot::Sender<Result<(), RedisDriverError>>,
+}
+
+/// What a namespace's publishing task needs.
+#[derive(Clone)]
+struct Publisher {
+    driver: RedisDriver,
+    window_ms: u64,
 }
 
 impl Shared {
@@ -217,6 +252,7 @@ impl Shared {
             buffer,
             marks: Mutex::default(),
             secret: OnceLock::new(),
+            batches: Mutex::default(),
         }
     }
 
@@ -302,7 +338,13 @@ impl Shared {
     }
 
     /// Numbers, keeps and publishes a broadcast to `rooms`, of which `kept`
-    /// keep history. An error: nothing was kept nor sent.
+    /// keep history. An error: nothing was kept nor sent (or, when Redis
+    /// did not answer in time, perhaps it was).
+    ///
+    /// The broadcasts of a namespace queue for one task, which publishes
+    /// what waits, up to [`MAX_BATCH`], in one call: alone when nothing
+    /// else waits, so that an idle server adds no delay, and many at once
+    /// under load, when each call would otherwise cost Redis its own.
     pub async fn publish(
         &self,
         namespace: &str,
@@ -312,30 +354,36 @@ impl Shared {
         event: &str,
         payload: &RawValue,
     ) -> Result<(), RedisDriverError> {
-        let mut script = scripts().publish.prepare_invoke();
-        script.key(self.channel(namespace));
-        for (room, _) in kept {
-            script
-                .key(self.hash(namespace, room))
-                .key(self.log(namespace, room));
-        }
-        let publish = match self.driver.is_cluster() {
-            true => "SPUBLISH",
-            false => "PUBLISH",
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        let pending = Pending {
+            kept: kept
+                .iter()
+                .map(|&(room, limit)| (room.to_owned(), limit))
+                .collect(),
+            rooms: rooms.to_vec(),
+            except,
+            event: event.to_owned(),
+            payload: payload.get().to_owned(),
+            done,
         };
-        script
-            .arg(epoch())
-            .arg(self.window_ms())
-            .arg(json(event))
-            .arg(json(&except))
-            .arg(json(rooms))
-            .arg(payload.get())
-            .arg(publish)
-            .arg(now_ms());
-        for (room, limit) in kept {
-            script.arg(json(room)).arg(limit);
+        self.queue(namespace).send(pending).map_err(|_| closed())?;
+        outcome.await.map_err(|_| closed())?
+    }
+
+    /// The queue of `namespace`'s broadcasts, started on first use.
+    fn queue(&self, namespace: &str) -> mpsc::UnboundedSender<Pending> {
+        let mut batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = batches.get(namespace) {
+            return tx.clone();
         }
-        self.driver.eval::<u64>(&script).await.map(drop)
+        let (tx, rx) = mpsc::unbounded_channel();
+        let publisher = Publisher {
+            driver: self.driver.clone(),
+            window_ms: self.window_ms(),
+        };
+        tokio::spawn(publisher.run(self.channel(namespace), rx));
+        batches.insert(namespace.to_owned(), tx.clone());
+        tx
     }
 
     /// Subscribes to the channel of each of `namespaces`, and delivers it
@@ -451,6 +499,58 @@ impl Shared {
             rooms.retain(|_, mark| mark.touched.elapsed() < window);
         }
     }
+}
+
+impl Publisher {
+    /// Publishes what waits in `rx`, many to a call, until every sender is gone.
+    async fn run(self, channel: String, mut rx: mpsc::UnboundedReceiver<Pending>) {
+        let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+        while let Some(first) = rx.recv().await {
+            let mut bytes = first.payload.len();
+            batch.push(first);
+            while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+                let Ok(next) = rx.try_recv() else { break };
+                bytes += next.payload.len();
+                batch.push(next);
+            }
+            let outcome = self.publish(&channel, &batch).await;
+            for pending in batch.drain(..) {
+                let _ = pending.done.send(outcome.clone());
+            }
+        }
+    }
+
+    async fn publish(&self, channel: &str, batch: &[Pending]) -> Result<(), RedisDriverError> {
+        let mut script = scripts().publish.prepare_invoke();
+        let publish = match self.driver.is_cluster() {
+            true => "SPUBLISH",
+            false => "PUBLISH",
+        };
+        script.arg(epoch()).arg(self.window_ms).arg(publish).arg(now_ms());
+        for pending in batch {
+            script.key(channel);
+            for (room, _) in &pending.kept {
+                script
+                    .key(format!("{channel}:room:{room}"))
+                    .key(format!("{channel}:log:{room}"));
+            }
+            script
+                .arg(pending.kept.len())
+                .arg(json(&pending.event))
+                .arg(json(&pending.except))
+                .arg(json(&pending.rooms))
+                .arg(&pending.payload);
+            for (room, limit) in &pending.kept {
+                script.arg(json(room)).arg(limit);
+            }
+        }
+        self.driver.eval::<u64>(&script).await.map(drop)
+    }
+}
+
+/// The error of a broadcast whose publishing task is gone.
+fn closed() -> RedisDriverError {
+    RedisDriverError::Closed
 }
 
 /// A position as the in-process history has it.
