@@ -22,8 +22,8 @@
 //! reads back from the room's log first. A renewed subscription reads back
 //! what followed in every room it follows.
 //!
-//! Every key lives for the resume window after its last write; a room that
-//! starts again draws a new epoch.
+//! A room's keys outlive its last event by the resume window at least; a
+//! room that starts again draws a new epoch.
 //!
 //! One channel per namespace rather than a namespace-wide sequence with a
 //! stream of its own: a broadcast then costs Redis one stream append per
@@ -54,8 +54,9 @@ const RETRY: Duration = Duration::from_millis(250);
 /// gap, are read back before the next is delivered as it comes.
 const MAX_DEPTH: usize = 8;
 
-/// Publishes broadcasts, many to a call. `ARGV` epoch candidate, window
-/// (ms), `PUBLISH` or `SPUBLISH`, the sender's clock (ms), then for each
+/// Publishes broadcasts, many to a call. `ARGV` epoch candidate, the keys'
+/// lifetime (ms), `PUBLISH` or `SPUBLISH`, the sender's clock (ms), how long
+/// after a renewal the lifetime is renewed again (ms), then for each
 /// broadcast: how many of its rooms keep history, event, except, rooms,
 /// payload (each as JSON), then each such room's name (JSON) and limit.
 /// `KEYS` for each broadcast: its channel, then each such room's hash and
@@ -65,30 +66,40 @@ const MAX_DEPTH: usize = 8;
 /// "r", "o": {"fa_offsets": {room: {"epoch", "offset"}}}, "p"}`; a log
 /// entry adds the sender's clock (`t`). A number is counted first, and its
 /// epoch drawn only when it starts. A log is trimmed in whole blocks
-/// (`MAXLEN ~`, 9 µs a call against 10 with an exact trim): it holds at
-/// least its limit, which `SINCE` enforces.
+/// (`MAXLEN ~`): it holds at least its limit, which `SINCE` enforces.
+///
+/// Each `redis.call` costs about a microsecond beyond its command, so a
+/// room's keys are not given their lifetime at each broadcast: they live
+/// one and a half windows, renewed (with `renewed`, the time) once half a
+/// window has passed since the last renewal, so that they always outlive
+/// the last event by a window.
 const PUBLISH: &str = r#"
-local k, a, sent = 1, 5, 0
+local k, a, sent = 1, 6, 0
+local now = tonumber(ARGV[4])
 while a <= #ARGV do
   local n = tonumber(ARGV[a])
-  local offsets, positions = {}, {}
+  local offsets, positions, renew = {}, {}, {}
   for i = 1, n do
     local hash, log = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
     local o = redis.call('HINCRBY', hash, 'offset', 1)
     if o == 1 and redis.call('HSETNX', hash, 'epoch', ARGV[1]) == 1 then
       redis.call('DEL', log)
     end
-    local epoch = redis.call('HGET', hash, 'epoch')
-    redis.call('PEXPIRE', hash, ARGV[2])
+    local head = redis.call('HMGET', hash, 'epoch', 'renewed')
+    renew[i] = not head[2] or now - tonumber(head[2]) > tonumber(ARGV[5])
     offsets[i] = o
-    positions[i] = ARGV[a + 3 + 2 * i] .. ':{"epoch":"' .. epoch .. '","offset":' .. o .. '}'
+    positions[i] = ARGV[a + 3 + 2 * i] .. ':{"epoch":"' .. head[1] .. '","offset":' .. o .. '}'
   end
   local message = '{"e":' .. ARGV[a + 1] .. ',"x":' .. ARGV[a + 2] .. ',"r":' .. ARGV[a + 3]
     .. ',"o":{"fa_offsets":{' .. table.concat(positions, ',') .. '}},"p":' .. ARGV[a + 4] .. '}'
   for i = 1, n do
-    redis.call('XADD', KEYS[k + 2 * i], 'MAXLEN', '~', ARGV[a + 4 + 2 * i], offsets[i] .. '-0',
-      'm', message, 't', ARGV[4])
-    redis.call('PEXPIRE', KEYS[k + 2 * i], ARGV[2])
+    local hash, log = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
+    redis.call('XADD', log, 'MAXLEN', '~', ARGV[a + 4 + 2 * i], offsets[i] .. '-0', 'm', message, 't', ARGV[4])
+    if renew[i] then
+      redis.call('HSET', hash, 'renewed', ARGV[4])
+      redis.call('PEXPIRE', hash, ARGV[2])
+      redis.call('PEXPIRE', log, ARGV[2])
+    end
   end
   redis.call(ARGV[3], KEYS[k], message)
   k = k + 1 + 2 * n
@@ -99,9 +110,10 @@ return sent
 "#;
 
 /// The most broadcasts one call publishes, and about the most bytes of
-/// payload.
+/// payload; the most calls of one namespace in flight at once.
 const MAX_BATCH: usize = 64;
 const MAX_BATCH_BYTES: usize = 256 * 1024;
+const MAX_IN_FLIGHT: usize = 4;
 
 /// `KEYS` room, log; `ARGV` epoch, offset, the oldest time kept (ms, the
 /// reader's clock), the room's limit: the messages kept after the offset,
@@ -123,14 +135,17 @@ return out
 
 /// `KEYS` rooms' hashes, and with `ARGV` an epoch candidate and the window
 /// (ms): each room's epoch and offset, `{epoch, offset, ...}`, starting
-/// those that have none; without `ARGV`, only reads them (nil epoch: none).
+/// those that have none (and making them live a window at least); without
+/// `ARGV`, only reads them (nil epoch: none).
 const HEADS: &str = r"
 local out = {}
 for i, hash in ipairs(KEYS) do
   if ARGV[1] then
     redis.call('HSETNX', hash, 'epoch', ARGV[1])
     redis.call('HSETNX', hash, 'offset', 0)
-    redis.call('PEXPIRE', hash, ARGV[2])
+    if redis.call('PTTL', hash) < tonumber(ARGV[2]) then
+      redis.call('PEXPIRE', hash, ARGV[2])
+    end
   end
   local head = redis.call('HMGET', hash, 'epoch', 'offset')
   out[2 * i - 1] = head[1]
@@ -342,9 +357,10 @@ impl Shared {
     /// did not answer in time, perhaps it was).
     ///
     /// The broadcasts of a namespace queue for one task, which publishes
-    /// what waits, up to [`MAX_BATCH`], in one call: alone when nothing
-    /// else waits, so that an idle server adds no delay, and many at once
-    /// under load, when each call would otherwise cost Redis its own.
+    /// what waits, up to [`MAX_BATCH`], in one call, and up to
+    /// [`MAX_IN_FLIGHT`] calls at once: alone when nothing else waits, so
+    /// that an idle server adds no delay, and many at once under load, when
+    /// each call would otherwise cost Redis its own.
     pub async fn publish(
         &self,
         namespace: &str,
@@ -502,22 +518,36 @@ impl Shared {
 }
 
 impl Publisher {
-    /// Publishes what waits in `rx`, many to a call, until every sender is gone.
+    /// Publishes what waits in `rx`, many to a call and a few calls at
+    /// once, until every sender is gone. Calls in flight together hold
+    /// broadcasts sent concurrently only: a broadcast sent after another
+    /// was acknowledged is in a later call.
     async fn run(self, channel: String, mut rx: mpsc::UnboundedReceiver<Pending>) {
-        let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
-        while let Some(first) = rx.recv().await {
-            let mut bytes = first.payload.len();
-            batch.push(first);
-            while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-                let Ok(next) = rx.try_recv() else { break };
-                bytes += next.payload.len();
-                batch.push(next);
-            }
-            let outcome = self.publish(&channel, &batch).await;
-            for pending in batch.drain(..) {
-                let _ = pending.done.send(outcome.clone());
+        use futures_util::StreamExt;
+        let mut in_flight = futures_util::stream::FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+                first = rx.recv(), if in_flight.len() < MAX_IN_FLIGHT => {
+                    let Some(first) = first else { break };
+                    let mut bytes = first.payload.len();
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+                        let Ok(next) = rx.try_recv() else { break };
+                        bytes += next.payload.len();
+                        batch.push(next);
+                    }
+                    let (publisher, channel) = (self.clone(), channel.clone());
+                    in_flight.push(async move {
+                        let outcome = publisher.publish(&channel, &batch).await;
+                        for pending in batch {
+                            let _ = pending.done.send(outcome.clone());
+                        }
+                    });
+                }
             }
         }
+        while in_flight.next().await.is_some() {}
     }
 
     async fn publish(&self, channel: &str, batch: &[Pending]) -> Result<(), RedisDriverError> {
@@ -526,7 +556,12 @@ impl Publisher {
             true => "SPUBLISH",
             false => "PUBLISH",
         };
-        script.arg(epoch()).arg(self.window_ms).arg(publish).arg(now_ms());
+        script
+            .arg(epoch())
+            .arg(self.window_ms * 3 / 2)
+            .arg(publish)
+            .arg(now_ms())
+            .arg(self.window_ms / 2);
         for pending in batch {
             script.key(channel);
             for (room, _) in &pending.kept {
