@@ -59,8 +59,9 @@ const MAX_DEPTH: usize = 8;
 /// after a renewal the lifetime is renewed again (ms), then for each
 /// broadcast: how many of its rooms keep history, event, except, rooms,
 /// payload (each as JSON), then each such room's name (JSON) and limit.
-/// `KEYS` for each broadcast: its channel, then each such room's hash and
-/// log. Returns how many were published.
+/// `KEYS` for each broadcast: its channel (the same for all: one namespace),
+/// then each such room's hash and log. Returns how many were published: all
+/// in one message on the channel, an array of them.
 ///
 /// The message is built here, where its numbers are given: `{"e", "x",
 /// "r", "o": {"fa_offsets": {room: {"epoch", "offset"}}}, "p"}`; a log
@@ -76,6 +77,7 @@ const MAX_DEPTH: usize = 8;
 const PUBLISH: &str = r#"
 local k, a, sent = 1, 6, 0
 local now = tonumber(ARGV[4])
+local published = {}
 while a <= #ARGV do
   local n = tonumber(ARGV[a])
   local offsets, positions, renew = {}, {}, {}
@@ -101,11 +103,12 @@ while a <= #ARGV do
       redis.call('PEXPIRE', log, ARGV[2])
     end
   end
-  redis.call(ARGV[3], KEYS[k], message)
+  sent = sent + 1
+  published[sent] = message
   k = k + 1 + 2 * n
   a = a + 5 + 2 * n
-  sent = sent + 1
 end
+redis.call(ARGV[3], KEYS[1], '[' .. table.concat(published, ',') .. ']')
 return sent
 "#;
 
@@ -508,11 +511,12 @@ impl Shared {
         }))
     }
 
-    /// Forgets the rooms nothing happened in for a window.
-    fn forget_idle(&self, namespace: &str) {
+    /// Forgets the rooms nothing happened in for a window, and where this
+    /// server has no connection (`here`).
+    fn forget_idle(&self, namespace: &str, here: impl Fn(&str) -> bool) {
         let window = self.window;
         if let Some(rooms) = self.marks().get_mut(namespace) {
-            rooms.retain(|_, mark| mark.touched.elapsed() < window);
+            rooms.retain(|room, mark| mark.touched.elapsed() < window || here(room));
         }
     }
 }
@@ -645,21 +649,26 @@ impl<A: Adapter> Channel<A> {
                     }
                     if idle.elapsed() > self.shared.window / 4 {
                         idle = Instant::now();
-                        self.shared.forget_idle(self.namespace);
+                        let ns = self.io.of(self.namespace);
+                        let here = |room: &str| {
+                            ns.clone().is_some_and(|ns| !ns.local().to(room.to_owned()).sockets().is_empty())
+                        };
+                        self.shared.forget_idle(self.namespace, here);
                     }
                 }
             }
         }
     }
 
-    /// A broadcast from the channel: delivered after what it shows missed.
+    /// Broadcasts from the channel (an array of them, in the order of
+    /// their numbers): each delivered after what it shows missed.
     async fn received(&mut self, text: &[u8]) {
-        let Some((message, offsets)) = Message::read(text) else {
+        let Ok(batch) = serde_json::from_slice::<Vec<&RawValue>>(text) else {
             static SHAPE: Throttle = Throttle::new();
             if let Some(more) = SHAPE.admit() {
                 tracing::warn!(
                     namespace = self.namespace,
-                    "fast-app: unreadable broadcast on the history channel{}",
+                    "fast-app: unreadable broadcasts on the history channel{}",
                     Throttle::more(more)
                 );
             }
@@ -667,9 +676,14 @@ impl<A: Adapter> Channel<A> {
         };
         let resume = self.resume.clone();
         let _order = resume.order.lock().await;
-        if let Err(e) = self.accept(&message, &offsets, 0).await {
-            // Read back, with this one, once Redis answers.
-            self.failed(&e);
+        for raw in batch {
+            let Some((message, offsets)) = Message::read(raw.get().as_bytes()) else {
+                continue;
+            };
+            if let Err(e) = self.accept(&message, &offsets, 0).await {
+                // Read back, with those that follow, once Redis answers.
+                return self.failed(&e);
+            }
         }
     }
 
