@@ -25,10 +25,12 @@
 //! A room's keys outlive its last event by the resume window at least; a
 //! room that starts again draws a new epoch.
 //!
-//! One channel per namespace rather than a namespace-wide sequence with a
-//! stream of its own: a broadcast then costs Redis one stream append per
-//! room instead of two, 8 µs instead of 14 (`INFO commandstats`), and
-//! half the memory (see BENCHMARKS.md).
+//! Per-room logs rather than a namespace-wide sequence with a stream of its
+//! own: a broadcast then costs Redis one stream append per room instead of
+//! two, 9 µs instead of 16 (`INFO commandstats`), and half the memory (see
+//! bench/HISTORY.md, "Step: history on Redis"). A process's broadcasts to a
+//! namespace queue, and what waits is published in one script call and one
+//! message on the channel.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
