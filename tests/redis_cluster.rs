@@ -22,6 +22,27 @@ mod redis_server;
 
 use chat_app::Said;
 
+/// A namespace of this test alone, with a room that keeps history.
+#[namespace("/kept", connect = identify)]
+#[rooms(FeedRoom)]
+struct Kept;
+
+async fn identify(session: &Session, auth: &serde_json::Value) -> Result<(), ConnectError> {
+    session.identify(auth["token"].as_str().unwrap_or("anonymous"));
+    Ok(())
+}
+
+/// `feed`: keeps its last 50 events.
+#[derive(Room, serde::Deserialize, schemars::JsonSchema)]
+#[room(history = 50)]
+struct FeedRoom;
+
+#[derive(serde::Serialize, schemars::JsonSchema, BroadcastEvent)]
+#[broadcast(on = FeedRoom)]
+struct Item {
+    n: u32,
+}
+
 /// Three `redis-server --cluster-enabled yes` joined by `redis-cli --cluster create`.
 struct Cluster {
     ports: Vec<u16>,
@@ -207,4 +228,70 @@ async fn a_wrong_cluster_password_says_so() {
         "{message}"
     );
     assert!(!message.contains("wrong-password"), "{message}");
+}
+
+/// A client of `/kept` on `url` with `auth`.
+async fn kept_client(url: &str, auth: serde_json::Value) -> Client {
+    Client::builder(url)
+        .namespace("/kept")
+        .auth(auth)
+        .connect()
+        .await
+        .expect("connects to /kept")
+}
+
+/// The `n` of the next `item`, and its arguments' count.
+async fn item(client: &mut Client) -> (u64, usize) {
+    let event = client.next_event(WAIT).await.expect("an item");
+    assert_eq!(event.name, "item", "{event:?}");
+    (event.args[0]["n"].as_u64().unwrap(), event.args.len())
+}
+
+/// History on a cluster: its keys in one slot per namespace, the script
+/// publishing on a sharded channel. Broadcasts from a server and from an
+/// emitter reach the other server once and in order, and a client resumes
+/// on the other server with what it missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_with_history_share_and_resume_on_a_cluster() {
+    let cluster = Cluster::start();
+    let config = cluster.config("cluster-kept");
+    let ((url_a, a), (url_b, _b)) = (serve(&config).await, serve(&config).await);
+    let mut reader = kept_client(&url_b, json!({ "token": "reader" })).await;
+    join(&mut reader, "feed", json!({}), "feed").await;
+
+    // A resumable client on A, in the feed.
+    let mut away = kept_client(&url_a, json!({ "token": "away", fast_app::RESUME_AUTH: {} })).await;
+    let session = away.next_event(WAIT).await.expect("fa_session");
+    assert_eq!(session.name, fast_app::FA_SESSION);
+    let token = session.args[0]["token"].clone();
+    let at = away
+        .emit_with_ack("join_feed", json!({}), WAIT)
+        .await
+        .expect("joined");
+    away.disconnect().await.unwrap();
+
+    for n in 1..=3 {
+        assert!(a.broadcaster().broadcast(&Item { n }).await.unwrap());
+    }
+    let emitter = Broadcaster::redis_emitter(&config)
+        .await
+        .expect("emitter on the cluster");
+    assert!(emitter.broadcast(&Item { n: 4 }).await.unwrap());
+    for n in 1..=4 {
+        assert_eq!(item(&mut reader).await, (n, 1));
+    }
+    silent(&mut reader).await;
+
+    let rooms = json!([{ "key": "feed", "payload": {}, "epoch": at[0]["epoch"], "offset": at[0]["offset"] }]);
+    let auth = json!({ "token": "away", fast_app::RESUME_AUTH: { "token": token, "rooms": rooms } });
+    let mut back = kept_client(&url_b, auth).await;
+    for n in 1..=4 {
+        assert_eq!(item(&mut back).await, (n, 2), "missed, with its position");
+    }
+    let resumed = back.next_event(WAIT).await.expect("fa_resumed");
+    assert_eq!(resumed.name, fast_app::FA_RESUMED);
+    assert_eq!(
+        resumed.args[0],
+        json!({ "rooms": [{ "room": "feed", "key": "feed", "recovered": true }] })
+    );
 }
