@@ -58,15 +58,21 @@ struct Bulletin {
 }
 
 async fn bulletins(server: &Server, topic: &str, n: std::ops::RangeInclusive<u32>) {
-    for n in n {
-        let sent = server
-            .broadcaster()
-            .broadcast(&Bulletin {
-                topic: topic.into(),
-                n,
-            })
-            .await;
-        assert!(sent.unwrap());
+    let topic = topic.to_owned();
+    send_all(
+        server,
+        n.map(|n| Bulletin {
+            topic: topic.clone(),
+            n,
+        }),
+    )
+    .await;
+}
+
+/// Broadcasts each of `events` through `server`, one after the other.
+async fn send_all<E: BroadcastEvent>(server: &Server, events: impl IntoIterator<Item = E>) {
+    for event in events {
+        assert!(server.broadcaster().broadcast(&event).await.unwrap());
     }
 }
 
@@ -111,16 +117,15 @@ async fn join_news(client: &mut Client, topic: &str) -> Value {
 }
 
 async fn headlines(server: &Server, topic: &str, n: std::ops::RangeInclusive<u32>) {
-    for n in n {
-        let sent = server
-            .broadcaster()
-            .broadcast(&Headline {
-                topic: topic.into(),
-                n,
-            })
-            .await;
-        assert!(sent.unwrap());
-    }
+    let topic = topic.to_owned();
+    send_all(
+        server,
+        n.map(|n| Headline {
+            topic: topic.clone(),
+            n,
+        }),
+    )
+    .await;
 }
 
 /// The `n` of the next `headline`, and its offset in `room`.

@@ -147,13 +147,9 @@ impl Broadcaster {
             driver,
             prefix: config.prefix().to_owned(),
             buffer: config.stream_buffer(),
+            url: config.display_url(),
         };
-        let resume = Resume::of(&namespaces, DEFAULT_RESUME_WINDOW, None, keep)
-            .await
-            .map_err(|source| ServerError::Redis {
-                url: config.display_url(),
-                source,
-            })?;
+        let resume = Resume::of(&namespaces, DEFAULT_RESUME_WINDOW, None, keep).await?;
         Ok(Self::from_io(io).with_presence(presence).with_resume(resume))
     }
 

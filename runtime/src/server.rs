@@ -367,16 +367,9 @@ impl ServerBuilder {
             driver,
             prefix: config.prefix().to_owned(),
             buffer: config.stream_buffer(),
+            url: config.display_url(),
         };
-        let server = Server::serve(layer, io, namespaces, presence, keep, self)
-            .await
-            .map_err(|e| match e {
-                ServerError::Redis { source, .. } => ServerError::Redis {
-                    url: config.display_url(),
-                    source,
-                },
-                e => e,
-            })?;
+        let server = Server::serve(layer, io, namespaces, presence, keep, self).await?;
         // Once the namespaces are served: it ends when they are closed.
         tokio::spawn(upkeep);
         Ok(server)
@@ -428,19 +421,13 @@ impl Server {
         keep: Keep,
         builder: ServerBuilder,
     ) -> Result<Self, ServerError> {
-        // The URL of a Redis error is filled in by `build_redis`.
-        let redis_error = |source| ServerError::Redis {
-            url: String::new(),
-            source,
-        };
         let resume = Resume::of(
             &namespaces,
             builder.resume_window,
             builder.resume_secret.clone(),
             keep,
         )
-        .await
-        .map_err(redis_error)?;
+        .await?;
         for &def in &namespaces {
             let resume = resume.clone().filter(|resume| resume.serves(def.path));
             protocol::serve(&io, def, &presence, resume).await?;
@@ -453,7 +440,7 @@ impl Server {
         }
         // Once the namespaces are served: the feeds end when they are closed.
         if let Some(resume) = &resume {
-            resume.follow(&io).await.map_err(redis_error)?;
+            resume.follow(&io).await?;
             tokio::spawn(resume.clone().sweep(io.clone()));
         }
         let broadcaster = Broadcaster::from_io(io.clone())

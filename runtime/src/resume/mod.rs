@@ -21,20 +21,19 @@ pub(crate) mod history;
 mod shared;
 mod token;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
-use serde_json::value::RawValue;
-
 use crate::adapter::ServerAdapter;
-use crate::error::{BroadcastError, RedisDriverError, Refusal};
+use crate::error::{BroadcastError, Refusal, ServerError};
 use crate::redis::RedisDriver;
 use crate::registry::{Done, Membership, NamespaceDef};
 use crate::room::SEPARATOR;
@@ -56,6 +55,14 @@ pub const FA_SESSION: &str = "fa_session";
 /// The event that closes a resume: what was restored.
 pub const FA_RESUMED: &str = "fa_resumed";
 
+/// This process's clock, in milliseconds since the Unix epoch: tokens'
+/// issue times, and the time of events kept in Redis.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// The mark of a resumable connection, in its extensions.
 #[derive(Clone, Copy)]
 struct Resumable;
@@ -76,10 +83,12 @@ pub(crate) enum Keep {
     /// In Redis, shared by the servers and emitters of `driver`'s prefix.
     /// `buffer`: the broadcasts received and not yet delivered that a
     /// server holds; past it, they are read back from the rooms' logs.
+    /// `url`: Redis' (without its password), for errors.
     Redis {
         driver: RedisDriver,
         prefix: String,
         buffer: usize,
+        url: String,
     },
 }
 
@@ -113,7 +122,7 @@ impl Resume {
         window: Duration,
         secret: Option<Vec<u8>>,
         keep: Keep,
-    ) -> Result<Option<Arc<Self>>, RedisDriverError> {
+    ) -> Result<Option<Arc<Self>>, ServerError> {
         let limits: HashMap<_, _> = namespaces
             .iter()
             .flat_map(|def| {
@@ -132,11 +141,12 @@ impl Resume {
                 driver,
                 prefix,
                 buffer,
+                url,
             } => {
-                let shared = Shared::new(driver, &prefix, window, buffer);
+                let shared = Shared::new(driver, &prefix, window, buffer, url);
                 let secret = match secret {
                     Some(secret) => Some(secret),
-                    None => Some(shared.secret().await?),
+                    None => Some(shared.secret().await.map_err(|e| shared.error(e))?),
                 };
                 (Store::Redis(Arc::new(shared)), secret)
             }
@@ -155,14 +165,17 @@ impl Resume {
 
     /// On Redis: subscribes to the channels of the namespaces with history,
     /// and delivers them to this server's connections until it is closed.
-    pub async fn follow<A: Adapter>(self: &Arc<Self>, io: &SocketIo<A>) -> Result<(), RedisDriverError> {
+    pub async fn follow<A: Adapter>(self: &Arc<Self>, io: &SocketIo<A>) -> Result<(), ServerError> {
         let Store::Redis(shared) = &self.store else {
             return Ok(());
         };
         let mut namespaces: Vec<&'static str> = self.limits.keys().map(|(ns, _)| *ns).collect();
         namespaces.sort_unstable();
         namespaces.dedup();
-        shared.follow(self, io, &namespaces).await
+        shared
+            .follow(self, io, &namespaces)
+            .await
+            .map_err(|e| shared.error(e))
     }
 
     /// Whether `namespace` has resumable connections open.
@@ -438,7 +451,7 @@ struct Replay {
     /// Its order among what is sent again.
     seq: u64,
     event: String,
-    payload: Box<RawValue>,
+    payload: Arc<RawValue>,
     /// Its positions: one event sent to two rooms has the same in both.
     offsets: Box<RawValue>,
 }
@@ -474,7 +487,7 @@ pub(crate) async fn send_restored<A: Adapter>(
         }
         // Once each, in broadcast order: an event sent to two restored rooms
         // was kept in both.
-        let mut sent = std::collections::HashSet::new();
+        let mut sent = HashSet::new();
         replay.retain(|kept| sent.insert(kept.offsets.get().to_owned()));
         replay.sort_by_key(|kept| kept.seq);
         for kept in &replay {
@@ -506,7 +519,7 @@ async fn missed(
                 Some(Replay {
                     seq: kept.seq,
                     event: kept.event.to_owned(),
-                    payload: RawValue::from_string(kept.payload.get().to_owned()).ok()?,
+                    payload: kept.payload,
                     offsets: serde_json::value::to_raw_value(&*kept.offsets).ok()?,
                 })
             });
@@ -535,7 +548,7 @@ async fn missed(
                 Some(Replay {
                     seq: seq as u64,
                     event: m.event.to_owned(),
-                    payload: m.payload.to_owned(),
+                    payload: m.payload.to_owned().into(),
                     offsets: m.offsets.to_owned(),
                 })
             });

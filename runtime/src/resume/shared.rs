@@ -44,8 +44,8 @@ use socketioxide::adapter::Adapter;
 use tokio::sync::mpsc;
 
 use super::history::Position;
-use super::{Resume, emit_both};
-use crate::error::{BroadcastError, RedisDriverError, Throttle};
+use super::{Resume, emit_both, now_ms};
+use crate::error::{BroadcastError, RedisDriverError, ServerError, Throttle};
 use crate::redis::RedisDriver;
 use crate::socket_id::SocketId;
 
@@ -220,7 +220,7 @@ impl<'a> Message<'a> {
 }
 
 /// The last event of a room this server delivered.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Mark {
     epoch: String,
     offset: u64,
@@ -244,6 +244,8 @@ pub(crate) struct Shared {
     secret: OnceLock<String>,
     /// Per namespace, the queue of broadcasts to publish.
     batches: Mutex<HashMap<String, mpsc::UnboundedSender<Pending>>>,
+    /// Redis' URL (without its password), for errors.
+    url: String,
 }
 
 /// A broadcast waiting for its call, and who waits for it.
@@ -264,8 +266,9 @@ struct Publisher {
 }
 
 impl Shared {
-    pub fn new(driver: RedisDriver, prefix: &str, window: Duration, buffer: usize) -> Self {
+    pub fn new(driver: RedisDriver, prefix: &str, window: Duration, buffer: usize, url: String) -> Self {
         Self {
+            url,
             driver,
             prefix: prefix.to_owned(),
             window,
@@ -276,17 +279,25 @@ impl Shared {
         }
     }
 
+    /// A Redis error as a server reports it: with the URL.
+    pub fn error(&self, source: RedisDriverError) -> ServerError {
+        ServerError::Redis {
+            url: self.url.clone(),
+            source,
+        }
+    }
+
     /// The namespace's channel; its tag puts its keys in one cluster slot.
     fn channel(&self, namespace: &str) -> String {
         format!("{}:history:{{{namespace}}}", self.prefix)
     }
 
     fn hash(&self, namespace: &str, room: &str) -> String {
-        format!("{}:room:{room}", self.channel(namespace))
+        hash_key(&self.channel(namespace), room)
     }
 
     fn log(&self, namespace: &str, room: &str) -> String {
-        format!("{}:log:{room}", self.channel(namespace))
+        log_key(&self.channel(namespace), room)
     }
 
     fn window_ms(&self) -> u64 {
@@ -297,8 +308,12 @@ impl Shared {
         self.marks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn mark(&self, namespace: &str, room: &str) -> Option<Mark> {
-        self.marks().get(namespace)?.get(room).cloned()
+    /// The last offset of `room` delivered here in `epoch`: `None` when the
+    /// room is not followed, 0 when it started again since (another epoch).
+    fn delivered(&self, namespace: &str, room: &str, epoch: &str) -> Option<u64> {
+        let marks = self.marks();
+        let mark = marks.get(namespace)?.get(room)?;
+        Some(if mark.epoch == epoch { mark.offset } else { 0 })
     }
 
     fn set_mark(&self, namespace: &str, room: &str, epoch: &str, offset: u64) {
@@ -464,9 +479,13 @@ impl Shared {
     /// Redis, what this server's connections in it have seen. Returns the
     /// position. Under the order lock.
     pub async fn track(&self, namespace: &str, room: &str) -> Result<Position, RedisDriverError> {
-        if let Some(mark) = self.mark(namespace, room) {
-            self.set_mark(namespace, room, &mark.epoch, mark.offset);
-            return Ok(position(&mark.epoch, mark.offset));
+        let followed = self.marks().get_mut(namespace).and_then(|rooms| {
+            let mark = rooms.get_mut(room)?;
+            mark.touched = Instant::now();
+            Some(position(&mark.epoch, mark.offset))
+        });
+        if let Some(at) = followed {
+            return Ok(at);
         }
         let heads = self.heads(namespace, &[room.to_owned()], true).await?;
         let (epoch, offset) = heads.into_iter().flatten().next().unwrap_or_default();
@@ -486,6 +505,7 @@ impl Shared {
         from: Position,
         skip: Option<SocketId>,
     ) -> Result<Option<Vec<String>>, RedisDriverError> {
+        let epoch = format!("{:016x}", from.epoch);
         let kept: Option<Vec<String>> = self
             .driver
             .eval(
@@ -493,13 +513,13 @@ impl Shared {
                     .since
                     .key(self.hash(namespace, room))
                     .key(self.log(namespace, room))
-                    .arg(format!("{:016x}", from.epoch))
+                    .arg(&epoch)
                     .arg(from.offset)
                     .arg(now_ms().saturating_sub(self.window_ms()))
                     .arg(limit),
             )
             .await?;
-        let delivered = self.mark(namespace, room).map_or(0, |mark| mark.offset);
+        let delivered = self.delivered(namespace, room, &epoch).unwrap_or(0);
         Ok(kept.map(|kept| {
             kept.into_iter()
                 .filter(|message| {
@@ -571,9 +591,7 @@ impl Publisher {
         for pending in batch {
             script.key(channel);
             for (room, _) in &pending.kept {
-                script
-                    .key(format!("{channel}:room:{room}"))
-                    .key(format!("{channel}:log:{room}"));
+                script.key(hash_key(channel, room)).key(log_key(channel, room));
             }
             script
                 .arg(pending.kept.len())
@@ -594,19 +612,22 @@ fn closed() -> RedisDriverError {
     RedisDriverError::Closed
 }
 
+/// The hash of `room` (its epoch and offset), beside its namespace's `channel`.
+fn hash_key(channel: &str, room: &str) -> String {
+    format!("{channel}:room:{room}")
+}
+
+/// The log of `room` (its kept events), beside its namespace's `channel`.
+fn log_key(channel: &str, room: &str) -> String {
+    format!("{channel}:log:{room}")
+}
+
 /// A position as the in-process history has it.
 fn position(epoch: &str, offset: u64) -> Position {
     Position {
         epoch: u64::from_str_radix(epoch, 16).unwrap_or_default(),
         offset,
     }
-}
-
-/// This process's clock, in milliseconds since the epoch.
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A new epoch candidate, as Redis keeps it: 16 hex digits.
@@ -699,12 +720,10 @@ impl<A: Adapter> Channel<A> {
         depth: usize,
     ) -> Result<(), RedisDriverError> {
         for (room, at) in offsets {
-            let from = match self.shared.mark(self.namespace, room) {
-                Some(mark) if mark.epoch == at.epoch => mark.offset + 1,
-                // A room that started again (Redis lost it, or it was idle
-                // for a window): all of it is new here.
-                Some(_) => 1,
-                // Not followed: from this one on.
+            // A room that started again (Redis lost it, or it was idle for a
+            // window) is new here from 1; one not followed, from this event.
+            let from = match self.shared.delivered(self.namespace, room, at.epoch) {
+                Some(delivered) => delivered + 1,
                 None => at.offset,
             };
             match from < at.offset {
@@ -722,8 +741,8 @@ impl<A: Adapter> Channel<A> {
                 Some(at) => {
                     let new = self
                         .shared
-                        .mark(self.namespace, room)
-                        .is_none_or(|mark| mark.epoch != at.epoch || mark.offset < at.offset);
+                        .delivered(self.namespace, room, at.epoch)
+                        .is_none_or(|delivered| delivered < at.offset);
                     if new {
                         self.shared.set_mark(self.namespace, room, at.epoch, at.offset);
                         rooms.push(room.clone());
@@ -801,10 +820,10 @@ impl<A: Adapter> Channel<A> {
                 let heads = self.shared.heads(self.namespace, chunk, false).await?;
                 for (room, head) in chunk.iter().zip(heads) {
                     let Some((epoch, offset)) = head else { continue };
-                    let from = match self.shared.mark(self.namespace, room) {
-                        Some(mark) if mark.epoch == epoch => mark.offset + 1,
-                        _ => 1,
-                    };
+                    let from = self
+                        .shared
+                        .delivered(self.namespace, room, &epoch)
+                        .map_or(1, |delivered| delivered + 1);
                     if from <= offset {
                         self.fill(room, &epoch, from, offset, 0).await?;
                     }

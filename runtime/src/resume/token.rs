@@ -5,12 +5,13 @@
 //! another user cannot use it, and the old connection's public id, so that
 //! what was broadcast `except` that connection is not replayed to it.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use super::now_ms;
 use crate::socket_id::SocketId;
 
 /// Signs and checks tokens with one secret.
@@ -59,7 +60,7 @@ impl Tokens {
         let claims = Claims {
             user: user.to_owned(),
             socket,
-            issued: now(),
+            issued: now_ms(),
         };
         let body = serde_json::to_vec(&claims).unwrap_or_default();
         let mut mac = self.mac();
@@ -83,17 +84,11 @@ impl Tokens {
         if claims.user != user {
             return Err(Refused::OtherUser);
         }
-        if u128::from(now().saturating_sub(claims.issued)) > window.as_millis() {
+        if u128::from(now_ms().saturating_sub(claims.issued)) > window.as_millis() {
             return Err(Refused::Expired);
         }
         Ok(claims)
     }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -119,7 +114,7 @@ mod tests {
                 serde_json::to_vec(&Claims {
                     user: "bob".into(),
                     socket: id,
-                    issued: now()
+                    issued: now_ms()
                 })
                 .unwrap()
             )
@@ -139,7 +134,7 @@ mod tests {
         let claims = Claims {
             user: "alice".into(),
             socket: SocketId::random(),
-            issued: now() - 200_000,
+            issued: now_ms() - 200_000,
         };
         let body = serde_json::to_vec(&claims).unwrap();
         let mut mac = tokens.mac();
